@@ -1,0 +1,332 @@
+"""The core's vocabulary: frozen inputs (spec, metadata, observations) and the status.
+
+Role: plain immutable values that cross the boundary between the core and the rest.
+Must not: hold raw Kubernetes dicts (``werfop.api.codec`` translates), clients, or
+anything mutable. Neighbours: ``versions`` and ``reconcile`` read these; ``api.codec``
+builds them from JSON and turns ``BundleStatus`` back into JSON.
+
+Times are tz-aware ``datetime``; durations are ``timedelta``. Mappings are stored as
+sorted tuples of pairs so every value here is hashable and compares by content.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+import attrs
+
+FINALIZER = "werf.io/finalizer"
+MANAGED_BY = "werfop"
+
+Phase = Literal["Pending", "Syncing", "Synced", "Failed", "Suspended"]
+JobState = Literal["Active", "Succeeded", "Failed"]
+JobResult = Literal["Running", "Succeeded", "Failed", "Lost"]
+JobKind = Literal["apply", "uninstall"]
+
+
+Pairs = tuple[tuple[str, str], ...]
+
+
+def pairs(mapping: dict[str, str] | None) -> Pairs:
+    """A mapping as sorted pairs (the storage form of labels and annotations)."""
+    return tuple(sorted((mapping or {}).items()))
+
+
+@attrs.frozen
+class Sensitive:
+    """A secret string. Its repr never shows the value, so it cannot leak through logs."""
+
+    value: str = attrs.field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Sensitive(<redacted>)"
+
+    __str__ = __repr__
+
+
+# --- spec -----------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class TagFilter:
+    include: str | None = None
+    exclude: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RegistrySpec:
+    url: str
+    poll_interval: timedelta = timedelta(minutes=15)
+    secret_name: str | None = None
+    insecure: bool = False
+    ca_secret_name: str | None = None
+    version_constraint: str | None = None
+    tag: str | None = None
+    tag_filter: TagFilter = TagFilter()
+    allow_downgrade: bool = False
+    min_age: timedelta = timedelta(0)
+
+    @property
+    def host(self) -> str:
+        """The registry host (with port), the first path element of ``url``."""
+        return self.url.split("/", 1)[0]
+
+
+@attrs.frozen(kw_only=True)
+class Resources:
+    cpu: str
+    memory: str
+
+
+@attrs.frozen(kw_only=True)
+class ValuesSource:
+    kind: Literal["ConfigMap", "Secret"]
+    name: str
+    key: str = "values.yaml"
+    optional: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class ConvergeSpec:
+    service_account_name: str | None = None
+    target_namespace: str | None = None
+    release_name: str | None = None
+    limits: Resources = Resources(cpu="1", memory="1Gi")
+    requests: Resources | None = None
+    values_json: str = "{}"
+    values_from: tuple[ValuesSource, ...] = ()
+    timeout: timedelta = timedelta(minutes=15)
+    image: str = "registry.werf.io/werf/werf:2-stable"
+    log_retention_days: int = 7
+    max_attempts: int = 3
+
+    @property
+    def effective_requests(self) -> Resources:
+        return self.requests if self.requests is not None else self.limits
+
+
+@attrs.frozen(kw_only=True)
+class BundleSpec:
+    registry: RegistrySpec
+    converge: ConvergeSpec = ConvergeSpec()
+    suspend: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class Meta:
+    namespace: str
+    name: str
+    uid: str
+    generation: int = 1
+    resource_version: str = ""
+    labels: Pairs = ()
+    annotations: Pairs = ()
+    finalizers: tuple[str, ...] = ()
+    deletion_timestamp: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def annotation(self, name: str) -> str | None:
+        for key, value in self.annotations:
+            if key == name:
+                return value
+        return None
+
+
+# --- status ---------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Condition:
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str
+    message: str
+    last_transition_time: datetime
+    observed_generation: int
+
+
+@attrs.frozen(kw_only=True)
+class HistoryEntry:
+    tag: str
+    digest: str
+    values_hash: str
+    job_name: str
+    attempt: int
+    started_at: datetime
+    finished_at: datetime | None = None
+    result: JobResult = "Running"
+
+
+@attrs.frozen(kw_only=True)
+class Rejection:
+    tag: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class SelectionStatus:
+    selected: str | None
+    considered: int
+    rejected: tuple[Rejection, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class Soak:
+    """A candidate waiting out ``minAge``: first seen at ``since`` with this digest."""
+
+    tag: str
+    digest: str
+    since: datetime
+
+
+@attrs.frozen(kw_only=True)
+class BundleStatus:
+    phase: Phase = "Pending"
+    conditions: tuple[Condition, ...] = ()
+    observed_generation: int = 0
+    last_applied_tag: str | None = None
+    last_applied_digest: str | None = None
+    last_applied_values_hash: str | None = None
+    last_sync_time: datetime | None = None
+    desired_tag: str | None = None
+    desired_digest: str | None = None
+    soak: Soak | None = None
+    last_poll_time: datetime | None = None
+    next_poll_time: datetime | None = None
+    poll_count: int = 0
+    last_etag: str | None = None
+    consecutive_failures: int = 0
+    last_error_message: str | None = None
+    last_error_time: datetime | None = None
+    active_job_name: str | None = None
+    active_job_namespace: str | None = None
+    last_job_status: Literal["Running", "Succeeded", "Failed"] | None = None
+    last_job_logs: str | None = None
+    attempts: int = 0
+    resolved_target_namespace: str | None = None
+    version_history: tuple[HistoryEntry, ...] = ()
+    selection: SelectionStatus | None = None
+    last_handled_retry: str | None = None
+
+    def condition(self, type_: str) -> Condition | None:
+        for condition in self.conditions:
+            if condition.type == type_:
+                return condition
+        return None
+
+
+# --- observations ---------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class JobObservation:
+    """One Job this bundle owns, as the cluster shows it (identity from its annotations)."""
+
+    name: str
+    namespace: str
+    kind: JobKind = "apply"
+    tag: str
+    digest: str
+    values_hash: str
+    attempt: int
+    state: JobState
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    message: str = ""
+    log_tail: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class FieldProblem:
+    """Something wrong with one field; ``path`` is the JSON path users see (spec.x.y)."""
+
+    path: str
+    message: str
+
+
+@attrs.frozen(kw_only=True)
+class ValuesFile:
+    name: str
+    content: Sensitive
+
+
+@attrs.frozen(kw_only=True)
+class Inputs:
+    """What the runtime read from the cluster for this pass, besides the bundle and Jobs.
+
+    ``problems`` lists inputs that are missing or invalid (a required values ConfigMap,
+    a registry Secret without usable credentials, a ServiceAccount that does not exist);
+    with any problem the core starts no Job.
+    """
+
+    values_files: tuple[ValuesFile, ...] = ()
+    values_hash: str = ""
+    docker_config: Sensitive | None = None
+    ca_cert: Sensitive | None = None
+    problems: tuple[FieldProblem, ...] = ()
+    secret_values: tuple[Sensitive, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class LogMap:
+    """A ConfigMap holding a finished Job's captured log (kept ``logRetentionDays``)."""
+
+    namespace: str
+    name: str
+    finished_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class Bundle:
+    """The observed state of one WerfBundle: metadata, spec, status and the Jobs it owns.
+
+    ``spec`` is ``None`` and ``spec_problems`` non-empty when the object did not parse.
+    """
+
+    meta: Meta
+    spec: BundleSpec | None
+    status: BundleStatus = BundleStatus()
+    jobs: tuple[JobObservation, ...] = ()
+    inputs: Inputs = Inputs()
+    log_maps: tuple[LogMap, ...] = ()
+    spec_problems: tuple[FieldProblem, ...] = ()
+
+
+@attrs.frozen(kw_only=True, cache_hash=True)
+class TagList:
+    """A successful registry observation: every tag and the digests the core asked for.
+
+    The hash is cached: one ``TagList`` is shared by every bundle that follows the same
+    repository, and the parsed, sorted view of it is memoised on its identity.
+    """
+
+    repository: str
+    tags: tuple[str, ...]
+    digests: Pairs = ()
+    etag: str | None = None
+    at: datetime
+
+    def digest(self, tag: str) -> str | None:
+        for key, value in self.digests:
+            if key == tag:
+                return value
+        return None
+
+
+@attrs.frozen(kw_only=True)
+class RegistryUnavailable:
+    """A failed registry observation; an observation, never an exception."""
+
+    repository: str
+    reason: str
+    message: str
+    status_code: int | None = None
+    retry_after: timedelta | None = None
+    at: datetime
+
+
+RegistrySnapshot = TagList | RegistryUnavailable

@@ -1,0 +1,96 @@
+"""The constraint dialect, case by case (Masterminds/semver v3 semantics, see docs)."""
+
+import pytest
+
+from werfop.core.semver import ConstraintError, parse_constraint, parse_version
+
+CASES = [
+    # (constraint, version, allowed)
+    (">=1.2.0 <2.0.0", "1.2.0", True),
+    (">=1.2.0 <2.0.0", "1.9.9", True),
+    (">=1.2.0 <2.0.0", "2.0.0", False),
+    (">=1.2.0, <2.0.0", "1.5.0", True),
+    (">= 1.2.0", "1.2.0", True),
+    ("^1.2", "1.2.0", True),
+    ("^1.2", "1.99.0", True),
+    ("^1.2", "2.0.0", False),
+    ("^1.2", "1.1.9", False),
+    ("^0.2.3", "0.2.9", True),
+    ("^0.2.3", "0.3.0", False),
+    ("^0.0.3", "0.0.4", False),
+    ("~1.2.3", "1.2.9", True),
+    ("~1.2.3", "1.3.0", False),
+    ("~1.2", "1.2.0", True),
+    ("~1", "1.9.0", True),
+    ("~1", "2.0.0", False),
+    ("1.x", "1.7.3", True),
+    ("1.x", "2.0.0", False),
+    ("1.2.*", "1.2.7", True),
+    ("1.2.*", "1.3.0", False),
+    ("*", "9.9.9", True),
+    (">=1.0 || 3.x", "3.4.0", True),
+    (">=1.0 <2 || 3.x", "2.5.0", False),
+    ("!=1.3.0", "1.3.0", False),
+    ("!=1.3.0", "1.3.1", True),
+    ("=1.2.3", "1.2.3", True),
+    ("1.2.3", "1.2.4", False),
+    ("1.2", "1.2.9", True),
+    (">1.2", "1.2.9", False),
+    (">1.2", "1.3.0", True),
+    ("<=1.2", "1.2.9", True),
+    ("<1.2", "1.2.0", False),
+    ("1.0.0 - 1.4.5", "1.4.5", True),
+    ("1.0.0 - 1.4.5", "1.4.6", False),
+    # prereleases: only when the alternative names one
+    (">=1.0.0", "1.1.0-rc.1", False),
+    (">=1.0.0-0", "1.1.0-rc.1", True),
+    (">=1.0.0-0 <2.0.0", "1.5.0-beta", True),
+    ("^1.2", "1.3.0-rc.1", False),
+    (">=1.0.0-rc.2", "1.0.0-rc.10", True),
+    (">=1.0.0-rc.2", "1.0.0-rc.1", False),
+    # leading v in the tag is tolerated
+    ("^1.0", "v1.4.0", True),
+]
+
+
+@pytest.mark.parametrize(
+    ("constraint", "tag", "allowed"), [pytest.param(*c, id=f"{c[0]} ? {c[1]}") for c in CASES]
+)
+def test_constraint_allows(constraint, tag, allowed):
+    version = parse_version(tag)
+    assert version is not None
+    assert allowed == parse_constraint(constraint).allows(version)
+
+
+@pytest.mark.parametrize(
+    ("tag", "expected"),
+    [
+        ("1.2.3", (1, 2, 3, "")),
+        ("v1.2.3", (1, 2, 3, "")),
+        ("1.2", (1, 2, 0, "")),
+        ("1", (1, 0, 0, "")),
+        ("1.2.3-rc.1+build.5", (1, 2, 3, "rc.1")),
+    ],
+)
+def test_versions_parse_leniently(tag, expected):
+    v = parse_version(tag)
+    assert expected == (v.major, v.minor, v.patch, v.prerelease)
+
+
+@pytest.mark.parametrize("tag", ["latest", "main", "1.2.3.4", "01.2.3", "1.2.3-", "sha-abc", ""])
+def test_non_semver_tags_do_not_parse(tag):
+    assert parse_version(tag) is None
+
+
+def test_prerelease_ordering_follows_semver_spec():
+    ordered = ["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2",
+               "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0"]
+    parsed = [parse_version(t) for t in ordered]
+    assert parsed == sorted(parsed)
+
+
+@pytest.mark.parametrize("text", ["", "   ", ">=", "foo", ">=1.2.x.4", "1.x.3", "||", ">=1 ||"])
+def test_bad_constraints_raise_with_a_message(text):
+    with pytest.raises(ConstraintError) as error:
+        parse_constraint(text)
+    assert str(error.value)
