@@ -19,18 +19,23 @@ from werfop.core.model import BundleStatus, Sensitive
 
 @attrs.frozen(kw_only=True)
 class AddFinalizer:
-    """Add ``werf.io/finalizer`` to the bundle (a patch guarded by resourceVersion)."""
+    """Set the bundle's finalizers to ``finalizers`` (which include ``werf.io/finalizer``);
+    a patch guarded by resourceVersion."""
 
     namespace: str
     name: str
     resource_version: str
+    finalizers: tuple[str, ...]
 
 
 @attrs.frozen(kw_only=True)
 class RemoveFinalizer:
+    """Set the bundle's finalizers to ``finalizers`` (without ``werf.io/finalizer``)."""
+
     namespace: str
     name: str
     resource_version: str
+    finalizers: tuple[str, ...]
 
 
 @attrs.frozen(kw_only=True)

@@ -306,7 +306,9 @@ class TagList:
 
     repository: str
     tags: tuple[str, ...]
-    digests: Pairs = ()
+    # Digests differ per bundle (each resolves its own candidate) and never affect
+    # selection, so they stay out of equality: the memo shares one sorted view.
+    digests: Pairs = attrs.field(default=(), eq=False)
     etag: str | None = None
     at: datetime
 

@@ -123,7 +123,10 @@ class _Pass:
         if FINALIZER not in meta.finalizers:
             self.actions.append(
                 AddFinalizer(
-                    namespace=meta.namespace, name=meta.name, resource_version=meta.resource_version
+                    namespace=meta.namespace,
+                    name=meta.name,
+                    resource_version=meta.resource_version,
+                    finalizers=(*meta.finalizers, FINALIZER),
                 )
             )
         old = self.bundle.status
@@ -156,7 +159,10 @@ class _Pass:
         else:
             self.actions.append(
                 RemoveFinalizer(
-                    namespace=meta.namespace, name=meta.name, resource_version=meta.resource_version
+                    namespace=meta.namespace,
+                    name=meta.name,
+                    resource_version=meta.resource_version,
+                    finalizers=tuple(f for f in meta.finalizers if f != FINALIZER),
                 )
             )
             self._note("Finalized")
@@ -487,9 +493,10 @@ class _Pass:
                     ),
                     stalled=True,
                 )
-            if last.result == "Failed":
+            if last.result == "Failed" and status.attempts > 0:
+                # After a reset (spec change, werf.io/retry) the next attempt goes now.
                 delay = schedule.jittered(
-                    schedule.job_backoff(max(status.attempts, 1)),
+                    schedule.job_backoff(status.attempts),
                     self.bundle.meta.uid,
                     last.attempt,
                 )

@@ -1,0 +1,1 @@
+"""Reusable test support (fixtures, fake servers); importable as ``support``."""

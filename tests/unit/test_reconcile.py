@@ -1,0 +1,293 @@
+"""reconcile, scenario by scenario, in the pure world (no runtime, no I/O)."""
+
+from datetime import timedelta
+
+import attrs
+
+from werfop.core.actions import CreateJob, EmitEvent, SaveLogs, WriteStatus
+from werfop.core.model import FINALIZER, ConvergeSpec, FieldProblem, Inputs
+from support.world import T0, World, digest_of, make_spec
+
+
+def _world(**registry) -> World:
+    world = World(spec=make_spec(**registry))
+    world.finalizers = (FINALIZER,)
+    return world
+
+
+def test_first_pass_adds_the_finalizer_and_polls():
+    world = World(spec=make_spec(version_constraint="^1"))
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    plan = world.step()
+    assert "AddFinalizer" == type(plan.actions[0]).__name__
+    assert 1 == len(world.created)
+    assert "Syncing" == world.status.phase
+    assert T0 == world.status.last_poll_time
+
+
+def test_success_records_applied_from_the_job_not_the_registry():
+    world = _world(version_constraint="^1")
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    world.tags["1.1.0"] = digest_of("1.1.0")  # a newer tag appears while the Job runs
+    world.finish_jobs()
+    world.advance(timedelta(seconds=5))
+    world.step()
+    assert ("1.0.0", digest_of("1.0.0")) == (
+        world.status.last_applied_tag,
+        world.status.last_applied_digest,
+    )
+    assert "Synced" == world.status.phase
+    assert "Succeeded" == world.status.version_history[0].result
+
+
+def test_a_newer_version_waits_for_the_active_job():
+    world = _world(poll_interval=timedelta(minutes=1))
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    world.tags["1.1.0"] = digest_of("1.1.0")
+    world.advance(timedelta(minutes=2))
+    world.step()
+    assert 1 == len(world.created)
+    assert "1.1.0" == world.status.desired_tag
+    world.finish_jobs()
+    world.step()
+    assert 2 == len(world.created)
+    assert "1.1.0" == world.jobs[world.created[-1]].tag
+
+
+def test_polling_continues_after_synced():
+    world = _world(poll_interval=timedelta(minutes=5))
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    world.finish_jobs()
+    world.step()
+    plan = world.step()
+    assert plan.requeue_after is not None
+    assert (
+        timedelta(minutes=4, seconds=30) <= plan.requeue_after <= timedelta(minutes=5, seconds=30)
+    )
+
+
+def test_failed_job_retries_with_backoff_then_fails():
+    world = _world(converge=ConvergeSpec(max_attempts=2))
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    world.finish_jobs("Failed")
+    plan = world.step()
+    assert 1 == len(world.created)
+    assert "RetryScheduled" == world.status.condition("Ready").reason
+    assert timedelta(seconds=54) <= plan.requeue_after <= timedelta(seconds=66)
+    world.advance(plan.requeue_after)
+    world.step()
+    assert 2 == len(world.created)
+    world.finish_jobs("Failed")
+    world.step()
+    assert "Failed" == world.status.phase
+    assert "RetriesExhausted" == world.status.condition("Stalled").reason
+    world.advance(timedelta(hours=2))
+    world.step()
+    assert 2 == len(world.created)
+
+
+def test_retry_annotation_gives_fresh_attempts():
+    world = _world(converge=ConvergeSpec(max_attempts=1))
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    world.finish_jobs("Failed")
+    world.step()
+    assert "Failed" == world.status.phase
+    world.annotations = (("werf.io/retry", "1"),)
+    world.step()
+    assert 2 == len(world.created)
+    assert "1" == world.status.last_handled_retry
+
+
+def test_registry_failures_back_off_and_fail_after_five():
+    world = _world()
+    world.registry_down = 503
+    delays = []
+    for _ in range(7):
+        plan = world.step()
+        delays.append(plan.requeue_after)
+        world.advance(plan.requeue_after)
+    bases = [30, 60, 120, 240, 480, 480, 480]
+    for delay, base in zip(delays, bases, strict=True):
+        assert base * 0.9 <= delay.total_seconds() <= base * 1.1
+    assert "Failed" == world.status.phase
+    assert "RegistryUnavailable" == world.status.condition("Ready").reason
+    assert 7 == world.status.consecutive_failures
+    world.registry_down = None
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    assert 0 == world.status.consecutive_failures
+    assert "Syncing" == world.status.phase
+
+
+def test_retry_after_is_honoured():
+    world = _world()
+    world.registry_down = 429
+    world.retry_after = timedelta(minutes=20)
+    plan = world.step()
+    assert timedelta(minutes=20) == plan.requeue_after
+
+
+def test_invalid_spec_stalls_without_a_job():
+    world = _world(version_constraint=">=banana")
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    assert [] == world.created
+    assert "Failed" == world.status.phase
+    stalled = world.status.condition("Stalled")
+    assert "True" == stalled.status and "spec.registry.versionConstraint" in stalled.message
+    assert "False" == world.status.condition("Ready").status
+
+
+def test_cross_namespace_without_service_account_is_refused():
+    world = _world(converge=ConvergeSpec(target_namespace="prod"))
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    assert [] == world.created
+    assert "spec.converge.serviceAccountName" in world.status.condition("Stalled").message
+
+
+def test_missing_inputs_stall_without_a_job():
+    world = _world()
+    world.inputs = Inputs(
+        problems=(
+            FieldProblem(
+                path="spec.converge.valuesFrom[0].configMapRef.name", message="x not found"
+            ),
+        )
+    )
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    assert [] == world.created
+    assert "InputsUnavailable" == world.status.condition("Ready").reason
+
+
+def test_no_matching_version_keeps_polling():
+    world = _world(version_constraint="^2")
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    plan = world.step()
+    assert "NoMatchingVersion" == world.status.condition("Ready").reason
+    assert "Pending" == world.status.phase
+    assert plan.requeue_after is not None
+
+
+def test_suspended_bundle_neither_polls_nor_deploys():
+    world = _world(suspend=True)
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    plan = world.step()
+    assert ([], "Suspended", None) == (world.created, world.status.phase, plan.requeue_after)
+    assert None is world.status.last_poll_time
+
+
+def test_mutable_tag_redeploys_on_new_digest():
+    world = _world(tag="latest")
+    world.tags = {"latest": digest_of("latest", 1)}
+    world.step()
+    world.finish_jobs()
+    world.settle()
+    world.tags = {"latest": digest_of("latest", 2)}
+    world.advance(timedelta(minutes=16))
+    world.step()
+    assert 2 == len(world.created)
+    assert digest_of("latest", 2) == world.jobs[world.created[-1]].digest
+
+
+def test_values_change_redeploys_same_version():
+    world = _world()
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    world.finish_jobs()
+    world.settle()
+    world.inputs = Inputs(values_hash="v1")
+    world.step()
+    assert 2 == len(world.created)
+
+
+def test_min_age_waits_for_the_digest_to_soak():
+    world = _world(min_age=timedelta(hours=1), poll_interval=timedelta(minutes=15))
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    plan = world.step()
+    assert [] == world.created
+    assert "too young" == world.status.selection.rejected[0].reason
+    world.advance(plan.requeue_after)
+    world.step()
+    world.advance(timedelta(hours=1))
+    world.step()
+    assert 1 == len(world.created)
+
+
+def test_lost_job_is_recorded_and_retried_once():
+    world = _world()
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    world.jobs.clear()  # deleted by someone while running
+    world.step()
+    assert "Lost" == world.status.version_history[-1].result
+    assert 2 == len(world.created)
+
+
+def test_crash_before_status_write_adopts_the_job():
+    world = _world()
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    bundle_status = world.status
+    world.step()
+    world.status = bundle_status  # the status write was lost
+    plan = world.step()
+    assert 1 == len(world.created)
+    assert [world.created[0]] == [e.job_name for e in world.status.version_history]
+    assert any(isinstance(a, CreateJob) for a in plan.actions)  # re-ensures the inputs Secret
+
+
+def test_long_logs_go_to_a_config_map_and_status_keeps_the_tail():
+    world = _world()
+    world.inputs = attrs.evolve(world.inputs, secret_values=())
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    world.finish_jobs(log="é" * 10_000)
+    plan = world.step()
+    saves = [a for a in plan.actions if isinstance(a, SaveLogs)]
+    assert 1 == len(saves)
+    assert len(world.status.last_job_logs.encode()) <= 5 * 1024
+    world.status.last_job_logs.encode().decode()
+
+
+def test_known_secret_values_are_redacted_from_logs():
+    from werfop.core.model import Sensitive
+
+    world = _world()
+    world.inputs = Inputs(values_hash="v0", secret_values=(Sensitive("hunter2-secret"),))
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    world.finish_jobs(log="password is hunter2-secret\n")
+    world.step()
+    assert "hunter2-secret" not in world.status.last_job_logs
+    assert "<redacted>" in world.status.last_job_logs
+
+
+def test_deletion_deletes_jobs_then_removes_the_finalizer():
+    world = _world()
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    world.deleting = True
+    world.step()
+    assert {} == world.jobs
+    world.step()
+    assert world.gone
+
+
+def test_steady_state_plan_is_empty_and_events_follow_changes():
+    world = _world()
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    world.finish_jobs()
+    world.step()
+    plan = world.step()
+    assert plan.is_empty
+    reasons = [a.reason for p in world.plans for a in p.actions if isinstance(a, EmitEvent)]
+    assert ["JobCreated", "PhaseSyncing", "JobSucceeded", "PhaseSynced"] == reasons
+    writes = [a for p in world.plans for a in p.actions if isinstance(a, WriteStatus)]
+    assert 2 == len(writes)
