@@ -7,13 +7,13 @@ import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
+from support.world import FixedClock, World, digest_of, make_spec
 from werfop.core import schedule
 from werfop.core.actions import CreateJob, WriteStatus
 from werfop.core.model import FINALIZER, ConvergeSpec, Inputs
 from werfop.core.reconcile import reconcile
 from werfop.core.semver import parse_version
 from werfop.core.versions import Policy, select
-from support.world import FixedClock, World, digest_of, make_spec
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 

@@ -7,8 +7,20 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "werfop"
 FORBIDDEN_IN_CORE = {
-    "kubernetes", "httpx", "logging", "socket", "threading", "time", "random", "os",
-    "subprocess", "asyncio", "werfop.runtime", "werfop.adapters", "werfop.api", "werfop.main",
+    "kubernetes",
+    "httpx",
+    "logging",
+    "socket",
+    "threading",
+    "time",
+    "random",
+    "os",
+    "subprocess",
+    "asyncio",
+    "werfop.runtime",
+    "werfop.adapters",
+    "werfop.api",
+    "werfop.main",
 }
 # Which werfop packages each layer may import.
 ALLOWED = {

@@ -45,9 +45,21 @@ def test_command_is_exactly_werf_bundle_apply():
     job, _, _ = _render(bundle, spec)
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert [
-        "werf", "bundle", "apply", "--repo", "ghcr.io/acme/shop", "--tag", "1.2.0",
-        "--release", "shop", "--namespace", "apps", "--timeout", "600",
-        "--values", "/werfop/inputs/values-00.yaml",
+        "werf",
+        "bundle",
+        "apply",
+        "--repo",
+        "ghcr.io/acme/shop",
+        "--tag",
+        "1.2.0",
+        "--release",
+        "shop",
+        "--namespace",
+        "apps",
+        "--timeout",
+        "600",
+        "--values",
+        "/werfop/inputs/values-00.yaml",
     ] == container["command"]
 
 
@@ -73,7 +85,9 @@ def test_secrets_travel_only_as_files():
     assert secret_name == job["spec"]["template"]["spec"]["volumes"][0]["secret"]["secretName"]
 
 
-@pytest.mark.parametrize("name", ["a", "shop", "x" * 253, "my.bundle.with.dots", "UPPER-not-allowed"])
+@pytest.mark.parametrize(
+    "name", ["a", "shop", "x" * 253, "my.bundle.with.dots", "UPPER-not-allowed"]
+)
 @pytest.mark.parametrize("attempt", [1, 9])
 def test_job_name_is_a_valid_dns_label_at_most_63(name, attempt):
     bundle, spec = _bundle(name=name)
@@ -87,7 +101,10 @@ def test_job_name_is_a_valid_dns_label_at_most_63(name, attempt):
 def test_job_name_is_deterministic_and_changes_with_the_attempt():
     bundle, spec = _bundle()
     assert _render(bundle, spec)[0] == _render(bundle, spec)[0]
-    assert _render(bundle, spec, 1)[0]["metadata"]["name"] != _render(bundle, spec, 2)[0]["metadata"]["name"]
+    assert (
+        _render(bundle, spec, 1)[0]["metadata"]["name"]
+        != _render(bundle, spec, 2)[0]["metadata"]["name"]
+    )
 
 
 def test_owner_reference_only_within_the_bundle_namespace():
@@ -110,7 +127,9 @@ def test_job_is_bounded_and_restricted():
     assert "Never" == pod["restartPolicy"]
     sc = pod["containers"][0]["securityContext"]
     assert (False, ["ALL"], True, True) == (
-        sc["allowPrivilegeEscalation"], sc["capabilities"]["drop"], sc["readOnlyRootFilesystem"],
+        sc["allowPrivilegeEscalation"],
+        sc["capabilities"]["drop"],
+        sc["readOnlyRootFilesystem"],
         sc["runAsNonRoot"],
     )
     assert "RuntimeDefault" == pod["securityContext"]["seccompProfile"]["type"]
@@ -120,6 +139,9 @@ def test_annotations_carry_the_exact_identity():
     bundle, spec = _bundle()
     annotations = _render(bundle, spec, 2)[0]["metadata"]["annotations"]
     assert {
-        "werf.io/bundle": "apps/shop", "werf.io/tag": "1.2.0", "werf.io/digest": "sha256:" + "a" * 64,
-        "werf.io/values-hash": "h", "werf.io/attempt": "2",
+        "werf.io/bundle": "apps/shop",
+        "werf.io/tag": "1.2.0",
+        "werf.io/digest": "sha256:" + "a" * 64,
+        "werf.io/values-hash": "h",
+        "werf.io/attempt": "2",
     } == annotations

@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import attrs
 
+from support.world import T0, World, digest_of, make_spec
 from werfop.core.actions import CreateJob, EmitEvent, SaveLogs, WriteStatus
 from werfop.core.model import FINALIZER, ConvergeSpec, FieldProblem, Inputs
-from support.world import T0, World, digest_of, make_spec
 
 
 def _world(**registry) -> World:

@@ -83,8 +83,16 @@ def test_non_semver_tags_do_not_parse(tag):
 
 
 def test_prerelease_ordering_follows_semver_spec():
-    ordered = ["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2",
-               "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0"]
+    ordered = [
+        "1.0.0-alpha",
+        "1.0.0-alpha.1",
+        "1.0.0-alpha.beta",
+        "1.0.0-beta",
+        "1.0.0-beta.2",
+        "1.0.0-beta.11",
+        "1.0.0-rc.1",
+        "1.0.0",
+    ]
     parsed = [parse_version(t) for t in ordered]
     assert parsed == sorted(parsed)
 

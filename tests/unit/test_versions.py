@@ -52,9 +52,10 @@ def test_prerelease_without_constraint_is_rejected_as_prerelease():
 def test_downgrade_is_refused_unless_allowed():
     tags = ("1.0.0", "1.1.0")  # 1.2.0 was applied, then deleted
     assert None is select(tags, Policy(last_applied="1.2.0")).selected
-    assert (Rejection(tag="1.1.0", reason="downgrade"), Rejection(tag="1.0.0", reason="downgrade")) == (
-        select(tags, Policy(last_applied="1.2.0")).rejected
-    )
+    assert (
+        Rejection(tag="1.1.0", reason="downgrade"),
+        Rejection(tag="1.0.0", reason="downgrade"),
+    ) == (select(tags, Policy(last_applied="1.2.0")).rejected)
     assert "1.1.0" == select(tags, Policy(last_applied="1.2.0", allow_downgrade=True)).selected
 
 

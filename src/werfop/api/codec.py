@@ -93,8 +93,10 @@ def validate(field: Field, value: Any, path: str) -> tuple[Any, list[FieldProble
 def _check_string(field: Field, value: str, path: str) -> list[FieldProblem]:
     problems = []
     if field.min_length is not None and len(value) < field.min_length:
-        message = "must not be empty" if field.min_length == 1 else (
-            f"must be at least {field.min_length} characters"
+        message = (
+            "must not be empty"
+            if field.min_length == 1
+            else (f"must be at least {field.min_length} characters")
         )
         problems.append(FieldProblem(path=path, message=message))
     if field.max_length is not None and len(value) > field.max_length:
@@ -102,9 +104,7 @@ def _check_string(field: Field, value: str, path: str) -> list[FieldProblem]:
             FieldProblem(path=path, message=f"must be at most {field.max_length} characters")
         )
     if field.enum and value not in field.enum:
-        problems.append(
-            FieldProblem(path=path, message=f"must be one of {', '.join(field.enum)}")
-        )
+        problems.append(FieldProblem(path=path, message=f"must be one of {', '.join(field.enum)}"))
     pattern = schema.compile_pattern(field)
     if pattern is not None and value and not pattern.match(value):
         hint = field.pattern_hint or f"a string matching {field.pattern}"
@@ -292,7 +292,10 @@ def decode_bundle(obj: dict[str, Any]) -> tuple[Bundle | None, list[FieldProblem
     meta, problems = meta_from_json(obj)
     if meta is None:
         return None, problems
-    if obj.get("apiVersion") != f"{schema.GROUP}/{schema.VERSION}" or obj.get("kind") != schema.KIND:
+    if (
+        obj.get("apiVersion") != f"{schema.GROUP}/{schema.VERSION}"
+        or obj.get("kind") != schema.KIND
+    ):
         return None, [
             FieldProblem(
                 path="apiVersion",

@@ -170,7 +170,9 @@ REGISTRY = Field(
             type="object",
             description="Regular expressions applied to raw tags before semver parsing.",
             properties={
-                "include": _str("Only tags matching this expression are considered.", max_length=1024),
+                "include": _str(
+                    "Only tags matching this expression are considered.", max_length=1024
+                ),
                 "exclude": _str("Tags matching this expression are ignored.", max_length=1024),
             },
         ),
@@ -313,9 +315,7 @@ SPEC = Field(
     properties={
         "registry": REGISTRY,
         "converge": CONVERGE,
-        "suspend": Field(
-            type="boolean", description="Stop polling and deploying.", default=False
-        ),
+        "suspend": Field(type="boolean", description="Stop polling and deploying.", default=False),
     },
 )
 
@@ -389,14 +389,14 @@ STATUS = Field(
         "nextPollTime": _time("When the registry will be polled next"),
         "pollCount": Field(type="integer", description="Polls made so far."),
         "lastETag": _str("ETag of the last tag list, when the registry sends one."),
-        "consecutiveFailures": Field(
-            type="integer", description="Registry polls failed in a row."
-        ),
+        "consecutiveFailures": Field(type="integer", description="Registry polls failed in a row."),
         "lastErrorMessage": _str("The last registry error."),
         "lastErrorTime": _time("When it happened"),
         "activeJobName": _str("The Job running now, if any."),
         "activeJobNamespace": _str("Its namespace."),
-        "lastJobStatus": _str("Running, Succeeded or Failed.", enum=("Running", "Succeeded", "Failed")),
+        "lastJobStatus": _str(
+            "Running, Succeeded or Failed.", enum=("Running", "Succeeded", "Failed")
+        ),
         "lastJobLogs": _str("Tail (at most 5 KiB) of the last finished Job's log, redacted."),
         "attempts": Field(
             type="integer", description="Jobs started for the current version since a reset."
