@@ -28,6 +28,7 @@ from werfop.core.model import (
     FieldProblem,
     HistoryEntry,
     JobObservation,
+    JobState,
     Meta,
     RegistrySpec,
     Rejection,
@@ -60,6 +61,12 @@ def validate(field: Field, value: Any, path: str) -> tuple[Any, list[FieldProble
     if not isinstance(value, expected) or (field.type == "integer" and isinstance(value, bool)):
         problems.append(FieldProblem(path=path, message=f"must be of type {field.type}"))
         return value, problems
+    return _validate_typed(field, value, path, problems)
+
+
+def _validate_typed(
+    field: Field, value: Any, path: str, problems: list[FieldProblem]
+) -> tuple[Any, list[FieldProblem]]:
     if field.type == "string":
         problems += _check_string(field, value, path)
     elif field.type == "integer":
@@ -75,8 +82,8 @@ def validate(field: Field, value: Any, path: str) -> tuple[Any, list[FieldProble
         assert field.items is not None
         items = []
         for index, item in enumerate(value):
-            item, found = validate(field.items, item, f"{path}[{index}]")
-            items.append(item)
+            checked, found = validate(field.items, item, f"{path}[{index}]")
+            items.append(checked)
             problems += found
         value = items
     elif field.type == "object" and not field.preserve_unknown:
@@ -459,6 +466,7 @@ def decode_job(obj: dict[str, Any]) -> JobObservation | None:
     status = obj.get("status") or {}
     conditions = {c.get("type"): c for c in status.get("conditions") or []}
     message = ""
+    state: JobState
     if status.get("succeeded") or _true(conditions.get("Complete")):
         state = "Succeeded"
     elif status.get("failed") or _true(conditions.get("Failed")):

@@ -1,0 +1,397 @@
+"""In-memory twins of the cluster and the clock, for the simulator and the tests.
+
+Role: ``MemoryCluster`` keeps Kubernetes objects the way the API server does
+(``resourceVersion``, ``uid``, ``generation`` bumped on spec changes only, finalizers
+and ``deletionTimestamp``, label selectors, conflicts on stale writes, owner-reference
+garbage collection, Job TTLs) and runs Jobs to the outcome a scenario decides, with a
+pod log the operator can read. ``ManualClock`` is virtual time that only moves when told.
+Must not: know about reconcile; it implements ``ClusterPort`` and nothing more clever.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import attrs
+
+from werfop.adapters.selectors import matches_selector
+from werfop.api.codec import format_time, parse_time
+from werfop.core.errors import AlreadyExistsError, ConflictError, NotFoundError
+from werfop.core.ports import Clock, Obj, WatchEvent
+
+Listener = Callable[[str, WatchEvent], None]
+JobResult = Literal["succeeded", "failed"]
+JobDecider = Callable[[Obj], tuple[JobResult, timedelta, str]]
+
+_UID_NAMESPACE = uuid.UUID("6f1d8a4e-52c4-4a1b-9d65-2f6b3f7e0c11")
+
+
+class ManualClock:
+    """Virtual time: ``now`` is what ``set``/``advance``/``sleep`` made it."""
+
+    def __init__(self, start: datetime):
+        self._now = start
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, moment: datetime) -> None:
+        if moment < self._now:
+            raise ValueError("a ManualClock never goes backwards")
+        self._now = moment
+
+    def advance(self, delta: timedelta) -> None:
+        self.set(self._now + delta)
+
+    def sleep(self, delay: timedelta) -> None:
+        if delay > timedelta(0):
+            self.advance(delay)
+
+
+Key = tuple[str, str, str]  # (kind, namespace, name)
+
+
+@attrs.define
+class _PendingJob:
+    at: datetime
+    namespace: str
+    name: str
+    result: JobResult
+    log: str
+
+
+class MemoryCluster:
+    """A ``ClusterPort`` over dicts. Kinds: WerfBundle, Job, Secret, ConfigMap,
+    ServiceAccount, Namespace, Event, Pod (logs only)."""
+
+    def __init__(self, clock: Clock, decide_job: JobDecider | None = None):
+        self.clock = clock
+        self.decide_job = decide_job or (lambda job: ("succeeded", timedelta(minutes=1), ""))
+        self.objects: dict[Key, Obj] = {}
+        self.logs: dict[tuple[str, str], str] = {}
+        self.listeners: list[Listener] = []
+        self.pending: list[_PendingJob] = []
+        self.requests: dict[tuple[str, str], int] = {}
+        self._version = 0
+
+    # -- storage -------------------------------------------------------------------------
+
+    def _count(self, verb: str, kind: str) -> None:
+        self.requests[(verb, kind)] = self.requests.get((verb, kind), 0) + 1
+
+    def _next_version(self) -> str:
+        self._version += 1
+        return str(self._version)
+
+    def _notify(self, kind: str, type_: Literal["ADDED", "MODIFIED", "DELETED"], obj: Obj) -> None:
+        for listener in list(self.listeners):
+            listener(kind, WatchEvent(type=type_, object=copy.deepcopy(obj)))
+
+    def create(self, kind: str, obj: Obj) -> Obj:
+        obj = copy.deepcopy(obj)
+        meta = obj.setdefault("metadata", {})
+        namespace = meta.get("namespace", "") if kind != "Namespace" else ""
+        key = (kind, namespace, meta["name"])
+        if key in self.objects:
+            raise AlreadyExistsError(f"{kind} {namespace}/{meta['name']} already exists")
+        meta["uid"] = str(
+            uuid.uuid5(_UID_NAMESPACE, f"{kind}/{namespace}/{meta['name']}/{self._version}")
+        )
+        meta["resourceVersion"] = self._next_version()
+        meta["generation"] = 1
+        meta["creationTimestamp"] = format_time(self.clock.now())
+        self.objects[key] = obj
+        self._notify(kind, "ADDED", obj)
+        return copy.deepcopy(obj)
+
+    def get(self, kind: str, namespace: str, name: str) -> Obj | None:
+        found = self.objects.get((kind, namespace if kind != "Namespace" else "", name))
+        return copy.deepcopy(found) if found is not None else None
+
+    def list_objects(
+        self, kind: str, namespace: str | None = None, selector: str = ""
+    ) -> list[Obj]:
+        out = []
+        for (k, ns, _), obj in sorted(self.objects.items()):
+            if k != kind or (namespace is not None and ns != namespace):
+                continue
+            if matches_selector(obj["metadata"].get("labels") or {}, selector):
+                out.append(copy.deepcopy(obj))
+        return out
+
+    def update(self, kind: str, obj: Obj, *, subresource: str | None = None) -> Obj:
+        """Replace an object, as PUT does: a stale resourceVersion is a conflict; the main
+        resource ignores status and the status subresource ignores everything else."""
+        meta = obj["metadata"]
+        namespace = meta.get("namespace", "")
+        key = (kind, namespace, meta["name"])
+        current = self.objects.get(key)
+        if current is None:
+            raise NotFoundError(f"{kind} {namespace}/{meta['name']} not found")
+        given = meta.get("resourceVersion")
+        if given and given != current["metadata"]["resourceVersion"]:
+            raise ConflictError(f"{kind} {namespace}/{meta['name']} was modified")
+        new = copy.deepcopy(current)
+        if subresource == "status":
+            new["status"] = copy.deepcopy(obj.get("status", {}))
+        else:
+            for field, value in obj.items():
+                if field not in ("metadata", "status"):
+                    new[field] = copy.deepcopy(value)
+            for field in ("labels", "annotations", "finalizers", "ownerReferences"):
+                if field in meta:
+                    new["metadata"][field] = copy.deepcopy(meta[field])
+            if kind != "WerfBundle" and "status" in obj:  # built-ins without a subresource
+                new["status"] = copy.deepcopy(obj["status"])
+            if _spec_of(new) != _spec_of(current):
+                new["metadata"]["generation"] = current["metadata"].get("generation", 1) + 1
+        if new == current:
+            return copy.deepcopy(current)
+        new["metadata"]["resourceVersion"] = self._next_version()
+        if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+            return self._remove(key)
+        self.objects[key] = new
+        self._notify(kind, "MODIFIED", new)
+        return copy.deepcopy(new)
+
+    def patch(self, kind: str, namespace: str, name: str, patch: Obj) -> Obj:
+        """A JSON merge patch (RFC 7386) on the main resource."""
+        current = self.get(kind, namespace, name)
+        if current is None:
+            raise NotFoundError(f"{kind} {namespace}/{name} not found")
+        merged = _merge_patch(current, patch)
+        merged["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        return self.update(kind, merged)
+
+    def delete(self, kind: str, namespace: str, name: str) -> None:
+        key = (kind, namespace if kind != "Namespace" else "", name)
+        current = self.objects.get(key)
+        if current is None:
+            raise NotFoundError(f"{kind} {namespace}/{name} not found")
+        if current["metadata"].get("finalizers"):
+            if not current["metadata"].get("deletionTimestamp"):
+                current["metadata"]["deletionTimestamp"] = format_time(self.clock.now())
+                current["metadata"]["generation"] = current["metadata"].get("generation", 1) + 1
+                current["metadata"]["resourceVersion"] = self._next_version()
+                self._notify(kind, "MODIFIED", current)
+            return
+        self._remove(key)
+
+    def _remove(self, key: Key) -> Obj:
+        removed = self.objects.pop(key)
+        self._notify(key[0], "DELETED", removed)
+        uid = removed["metadata"].get("uid")
+        for other_key, other in list(self.objects.items()):
+            owners = other["metadata"].get("ownerReferences") or []
+            if other_key in self.objects and any(o.get("uid") == uid for o in owners):
+                self._remove(other_key)  # garbage collection by owner reference
+        return copy.deepcopy(removed)
+
+    # -- ClusterPort -------------------------------------------------------------------
+
+    def list_bundles(self) -> list[Obj]:
+        self._count("list", "werfbundles")
+        return self.list_objects("WerfBundle")
+
+    def get_bundle(self, namespace: str, name: str) -> Obj:
+        self._count("get", "werfbundles")
+        found = self.get("WerfBundle", namespace, name)
+        if found is None:
+            raise NotFoundError(f"WerfBundle {namespace}/{name} not found")
+        return found
+
+    def patch_bundle_metadata(
+        self, namespace: str, name: str, resource_version: str, finalizers: list[str]
+    ) -> Obj:
+        self._count("patch", "werfbundles")
+        current = self.get_bundle(namespace, name)
+        current["metadata"]["finalizers"] = list(finalizers)
+        current["metadata"]["resourceVersion"] = resource_version
+        return self.update("WerfBundle", current)
+
+    def replace_bundle_status(
+        self, namespace: str, name: str, resource_version: str, status: Obj
+    ) -> Obj:
+        self._count("update", "werfbundles/status")
+        current = self.get_bundle(namespace, name)
+        current["metadata"]["resourceVersion"] = resource_version
+        current["status"] = status
+        return self.update("WerfBundle", current, subresource="status")
+
+    def list_jobs(self, label_selector: str) -> list[Obj]:
+        self._count("list", "jobs")
+        return self.list_objects("Job", None, label_selector)
+
+    def get_job(self, namespace: str, name: str) -> Obj | None:
+        self._count("get", "jobs")
+        return self.get("Job", namespace, name)
+
+    def create_job(self, job: Obj) -> Obj:
+        self._count("create", "jobs")
+        namespace = job["metadata"]["namespace"]
+        if self.get("Namespace", "", namespace) is None:
+            raise NotFoundError(f"namespace {namespace} not found")
+        created = self.create("Job", job)
+        created.setdefault("status", {})["startTime"] = format_time(self.clock.now())
+        self.objects[("Job", namespace, job["metadata"]["name"])]["status"] = created["status"]
+        result, after, log = self.decide_job(created)
+        self.pending.append(
+            _PendingJob(
+                at=self.clock.now() + after,
+                namespace=namespace,
+                name=job["metadata"]["name"],
+                result=result,
+                log=log,
+            )
+        )
+        return created
+
+    def delete_job(self, namespace: str, name: str) -> None:
+        self._count("delete", "jobs")
+        self.delete("Job", namespace, name)
+
+    def get_secret(self, namespace: str, name: str) -> Obj | None:
+        self._count("get", "secrets")
+        return self.get("Secret", namespace, name)
+
+    def create_secret(self, secret: Obj) -> None:
+        self._count("create", "secrets")
+        self.create("Secret", secret)
+
+    def get_config_map(self, namespace: str, name: str) -> Obj | None:
+        self._count("get", "configmaps")
+        return self.get("ConfigMap", namespace, name)
+
+    def list_config_maps(self, namespace: str, label_selector: str) -> list[Obj]:
+        self._count("list", "configmaps")
+        return self.list_objects("ConfigMap", namespace, label_selector)
+
+    def apply_config_map(self, config_map: Obj) -> None:
+        meta = config_map["metadata"]
+        try:
+            self._count("create", "configmaps")
+            self.create("ConfigMap", config_map)
+        except AlreadyExistsError:
+            self._count("update", "configmaps")
+            replacement = copy.deepcopy(config_map)
+            replacement["metadata"].pop("resourceVersion", None)
+            self.update("ConfigMap", replacement)
+            del meta  # the caller's object is never modified
+
+    def delete_config_map(self, namespace: str, name: str) -> None:
+        self._count("delete", "configmaps")
+        self.delete("ConfigMap", namespace, name)
+
+    def get_service_account(self, namespace: str, name: str) -> Obj | None:
+        self._count("get", "serviceaccounts")
+        return self.get("ServiceAccount", namespace, name)
+
+    def get_namespace(self, name: str) -> Obj | None:
+        self._count("get", "namespaces")
+        return self.get("Namespace", "", name)
+
+    def create_event(self, event: Obj) -> None:
+        self._count("create", "events")
+        try:
+            self.create("Event", event)
+        except AlreadyExistsError:
+            pass
+
+    def read_job_log(self, namespace: str, job_name: str, tail_lines: int) -> str | None:
+        self._count("get", "pods/log")
+        text = self.logs.get((namespace, job_name))
+        if text is None:
+            return None
+        lines = text.splitlines(keepends=True)
+        return "".join(lines[-tail_lines:])
+
+    def watch_bundles_and_jobs(self) -> Iterator[WatchEvent]:
+        raise NotImplementedError("MemoryCluster pushes events to listeners instead")
+
+    # -- the Job controller stand-in -----------------------------------------------------
+
+    def next_completion(self) -> datetime | None:
+        """When the next running Job ends, or the next finished Job's TTL expires."""
+        moments = [p.at for p in self.pending]
+        for (kind, _, _), obj in self.objects.items():
+            if kind == "Job":
+                expiry = _ttl_expiry(obj)
+                if expiry is not None:
+                    moments.append(expiry)
+        return min(moments, default=None)
+
+    def advance(self, now: datetime) -> None:
+        """End the Jobs due by ``now`` (in order) and delete the ones past their TTL."""
+        due = sorted((p for p in self.pending if p.at <= now), key=lambda p: (p.at, p.name))
+        self.pending = [p for p in self.pending if p.at > now]
+        for item in due:
+            current = self.get("Job", item.namespace, item.name)
+            if current is None:
+                continue
+            moment = format_time(item.at)
+            status = dict(current.get("status") or {})
+            if item.result == "succeeded":
+                status.update(succeeded=1, completionTime=moment)
+                status["conditions"] = [
+                    {"type": "Complete", "status": "True", "lastTransitionTime": moment}
+                ]
+            else:
+                status.update(failed=1)
+                status["conditions"] = [
+                    {
+                        "type": "Failed",
+                        "status": "True",
+                        "reason": "BackoffLimitExceeded",
+                        "message": "Job has reached the specified backoff limit",
+                        "lastTransitionTime": moment,
+                    }
+                ]
+            current["status"] = status
+            self.logs[(item.namespace, item.name)] = item.log
+            self.update("Job", current)
+        for key, obj in list(self.objects.items()):
+            if key[0] == "Job" and key in self.objects:
+                expiry = _ttl_expiry(obj)
+                if expiry is not None and expiry <= now:
+                    self._remove(key)
+
+
+def _spec_of(obj: Obj) -> Obj:
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
+
+
+def _ttl_expiry(job: Obj) -> datetime | None:
+    ttl = (job.get("spec") or {}).get("ttlSecondsAfterFinished")
+    status = job.get("status") or {}
+    if ttl is None or not (status.get("succeeded") or status.get("failed")):
+        return None
+    ended = parse_time(status.get("completionTime"))
+    if ended is None:
+        ended = parse_time(((status.get("conditions") or [{}])[0]).get("lastTransitionTime"))
+    return None if ended is None else ended + timedelta(seconds=int(ttl))
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _merge_patch(result.get(key), value)
+    return result
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch (exported for the simulator's scenario changes)."""
+    return _merge_patch(target, patch)
+
+
+def stable_digest(*parts: str) -> str:
+    return "sha256:" + hashlib.sha256("\0".join(parts).encode()).hexdigest()

@@ -1,0 +1,52 @@
+"""Kubernetes label selectors, evaluated client-side (caches and the in-memory cluster).
+
+Equality-based (``a=b``, ``a==b``, ``a!=b``), existence (``a``, ``!a``) and set-based
+(``a in (x,y)``, ``a notin (x,y)``) terms, comma-joined, all of which must hold.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SET_TERM = re.compile(r"^\s*([^\s!=]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
+
+
+def _terms(selector: str) -> list[str]:
+    terms, depth, current = [], 0, ""
+    for char in selector:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char == "," and depth == 0:
+            terms.append(current)
+            current = ""
+        else:
+            current += char
+    terms.append(current)
+    return [t.strip() for t in terms if t.strip()]
+
+
+def matches_selector(labels: dict[str, str], selector: str) -> bool:
+    for term in _terms(selector):
+        set_term = _SET_TERM.match(term)
+        if set_term:
+            key, op, values = set_term.groups()
+            choices = {v.strip() for v in values.split(",") if v.strip()}
+            inside = labels.get(key) in choices
+            if (op == "in") != inside:
+                return False
+        elif "!=" in term:
+            key, value = term.split("!=", 1)
+            if labels.get(key.strip()) == value.strip():
+                return False
+        elif "=" in term:
+            key, value = term.replace("==", "=").split("=", 1)
+            if labels.get(key.strip()) != value.strip():
+                return False
+        elif term.startswith("!"):
+            if term[1:].strip() in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True

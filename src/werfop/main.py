@@ -1,0 +1,82 @@
+"""The ``werfop`` command line: the one place that wires concrete adapters.
+
+Subcommands: ``simulate`` (the runtime over in-memory adapters), ``resolve`` (tag
+selection, offline or against a live registry), ``crd`` (render the CRD from the
+schema), ``run`` (the operator, wired in ``werfop.operator``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from werfop import __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="werfop", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"werfop {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sim = sub.add_parser("simulate", help="run bundles against a scripted world in virtual time")
+    sim.add_argument("paths", nargs="+", metavar="PATH", help="YAML files or folders")
+    sim.add_argument("--scenario", help="scenario YAML (registry pushes, changes, Job outcomes)")
+    sim.add_argument("--until", help="virtual duration to run (default 24h, or the scenario's)")
+    sim.add_argument("--start", help="virtual start time, RFC 3339")
+    sim.add_argument("--output", choices=("text", "json"), default="text")
+
+    res = sub.add_parser("resolve", help="show which tag a version policy selects")
+    res.add_argument("repository", nargs="?", help="OCI repository to list (live mode)")
+    res.add_argument("--tags", help="comma-separated tags (offline mode)")
+    res.add_argument("--constraint", help="semver constraint")
+    res.add_argument("--tag", help="follow this exact tag")
+    res.add_argument("--include", help="regular expression tags must match")
+    res.add_argument("--exclude", help="regular expression tags must not match")
+    res.add_argument("--last-applied", help="the version deployed now (downgrade guard)")
+    res.add_argument("--allow-downgrade", action="store_true")
+    res.add_argument("--username", help="registry username (live mode)")
+    res.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    res.add_argument("--docker-config", help="docker config.json with credentials (live mode)")
+    res.add_argument("--insecure", action="store_true", help="plain HTTP (live mode)")
+    res.add_argument("--ca-file", help="CA certificate to trust (live mode)")
+    res.add_argument("--output", choices=("json",), default="json")
+
+    sub.add_parser("crd", help="print the WerfBundle CustomResourceDefinition")
+
+    from werfop.operator import add_arguments
+
+    add_arguments(sub.add_parser("run", help="run the operator against a cluster"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "simulate":
+        from werfop.simulate import run_cli
+
+        return run_cli(args.paths, args.scenario, args.until, args.start, args.output)
+    if args.command == "resolve":
+        from werfop.resolve import run_cli as resolve_cli
+
+        return resolve_cli(args)
+    if args.command == "run":
+        from werfop.operator import run
+
+        return run(args)
+    if args.command == "crd":
+        from werfop.api.crd import render_crd_yaml
+
+        sys.stdout.write(render_crd_yaml())
+        return 0
+    raise AssertionError(args.command)  # argparse enforces the choices
+
+
+def _dump(document: object) -> None:
+    json.dump(document, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

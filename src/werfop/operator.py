@@ -1,0 +1,225 @@
+"""``werfop run``: the in-cluster operator, wired from the real adapters.
+
+Role: build ``KubernetesApi``, ``HttpxRegistry`` (behind the registry economy),
+``SystemClock``, the ``Controller`` (the same one the simulator runs), informers,
+workers, optional leader election, the HTTP endpoints and signal handling.
+SIGTERM/SIGINT: stop taking work, let in-flight passes finish (at most ~8 s), release
+the Lease, exit 0 within 10 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from datetime import timedelta
+
+from werfop.adapters.clock import SystemClock
+from werfop.adapters.kubernetes import KubernetesApi, every
+from werfop.adapters.registry import HttpxRegistry
+from werfop.runtime import logs
+from werfop.runtime.controller import Controller
+from werfop.runtime.http import Endpoints
+from werfop.runtime.leader import LeaderElector
+from werfop.runtime.metrics import CountingRegistry, Metrics
+from werfop.runtime.registry_economy import RegistryEconomy, RequestBudget
+from werfop.runtime.workers import LockedQueue, Workers
+
+log = logging.getLogger("werfop.operator")
+SHUTDOWN_BUDGET = 8.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster config)")
+    parser.add_argument(
+        "--namespace",
+        action="append",
+        default=[],
+        help="watch WerfBundles in this namespace (repeatable; default: all)",
+    )
+    parser.add_argument("--label-selector", default="", help="only bundles matching this selector")
+    parser.add_argument("--workers", type=int, default=4, help="concurrent passes (default 4)")
+    parser.add_argument("--leader-elect", action="store_true", help="elect a leader on a Lease")
+    parser.add_argument(
+        "--leader-election-namespace",
+        default=None,
+        help="namespace of the Lease (default: the pod's namespace)",
+    )
+    parser.add_argument("--leader-election-id", default="werfop-leader")
+    parser.add_argument("--health-addr", default=":8081", help="address of /healthz and /readyz")
+    parser.add_argument(
+        "--metrics-addr", default=":8080", help="address of /metrics ('0' to disable)"
+    )
+    parser.add_argument("--log-format", choices=("json", "text"), default="json")
+    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--resync", default="10m", help="level-based resync period (default 10m)")
+    parser.add_argument(
+        "--registry-rps",
+        type=float,
+        default=10.0,
+        help="request budget per registry host, requests/s (default 10)",
+    )
+
+
+def _api_client(kubeconfig: str | None):  # type: ignore[no-untyped-def]
+    from kubernetes import client, config
+
+    if kubeconfig:
+        return config.new_client_from_config(config_file=kubeconfig)
+    config.load_incluster_config()
+    return client.ApiClient()
+
+
+def _pod_namespace() -> str:
+    try:
+        with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace") as handle:
+            return handle.read().strip()
+    except OSError:
+        return os.environ.get("POD_NAMESPACE", "werfop-system")
+
+
+def run(args: argparse.Namespace) -> int:
+    from werfop.core.durations import parse_duration
+
+    logs.configure(args.log_format, args.log_level)
+    resync = parse_duration(args.resync)
+    if resync is None or args.workers < 1:
+        log.error("invalid --resync or --workers")
+        return 2
+    clock = SystemClock()
+    cluster = KubernetesApi(
+        _api_client(args.kubeconfig), namespaces=args.namespace, label_selector=args.label_selector
+    )
+    queue = LockedQueue()
+    metrics = Metrics(queue)
+    registry = RegistryEconomy(
+        CountingRegistry(HttpxRegistry(clock=clock), metrics),
+        clock,
+        budget=RequestBudget(rate=args.registry_rps, burst=max(1.0, args.registry_rps)),
+    )
+
+    def timeline(key: str, moment, occurrences) -> None:  # type: ignore[no-untyped-def]
+        for occurrence in occurrences:
+            log.info(occurrence.type, extra={"bundle": key, **dict(occurrence.fields)})
+
+    def problems(key: str, found) -> None:  # type: ignore[no-untyped-def]
+        log.error(
+            "unreadable object",
+            extra={"bundle": key, "problems": "; ".join(f"{p.path}: {p.message}" for p in found)},
+        )
+
+    controller = Controller(
+        cluster,
+        registry,
+        clock,
+        queue=queue,
+        on_timeline=timeline,
+        on_problems=problems,
+        contain_bugs=True,
+        metrics=metrics,
+    )
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+    informers = cluster.informers(controller.on_event, stop)
+    for informer in informers:
+        thread = threading.Thread(
+            target=informer.run, name=f"informer-{informer.kind}", daemon=True
+        )
+        thread.start()
+        threads.append(thread)
+
+    workers = Workers(controller, queue, clock, args.workers)
+    started = threading.Event()
+
+    def start_working() -> None:
+        if not started.is_set():
+            started.set()
+            controller.resync()
+            workers.start()
+
+    def lost() -> None:
+        log.error("leadership lost: exiting so that a fresh process can stand by")
+        stop.set()
+
+    elector: LeaderElector | None = None
+    if args.leader_elect:
+        identity = f"{socket.gethostname()}_{os.getpid()}"
+        elector = LeaderElector(
+            cluster,
+            args.leader_election_namespace or _pod_namespace(),
+            args.leader_election_id,
+            identity,
+            on_started=start_working,
+            on_stopped=lost,
+        )
+        thread = threading.Thread(target=elector.run, args=(stop,), name="leader", daemon=True)
+        thread.start()
+        threads.append(thread)
+
+    def synced() -> bool:
+        return all(i.synced.is_set() for i in informers)
+
+    def healthy() -> tuple[bool, str]:
+        alive = all(t.is_alive() for t in threads)
+        return (alive, "ok" if alive else "a background thread died")
+
+    def ready() -> tuple[bool, str]:
+        if not synced():
+            return False, "caches are not synced"
+        if elector is None or elector.leading.is_set():
+            return True, "leading"
+        return (elector.healthy, "standby" if elector.healthy else "cannot reach the Lease")
+
+    endpoints = [Endpoints(args.health_addr, healthy=healthy, ready=ready)]
+    if args.metrics_addr not in ("0", ""):
+        endpoints.append(
+            Endpoints(args.metrics_addr, healthy=healthy, ready=ready, registry=metrics.registry)
+        )
+    for endpoint in endpoints:
+        endpoint.start()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("shutting down", extra={"signal": signal.Signals(signum).name})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    if elector is None:
+        while not synced() and not stop.wait(0.1):
+            pass
+        start_working()
+    def resync_if_working() -> None:
+        if started.is_set():
+            controller.resync()
+
+    resync_thread = threading.Thread(
+        target=every,
+        args=(resync, stop, resync_if_working),
+        name="resync",
+        daemon=True,
+    )
+    resync_thread.start()
+    log.info("werfop is running", extra={"workers": args.workers, "leaderElect": args.leader_elect})
+    while not stop.wait(1.0):
+        pass
+    deadline = time.monotonic() + SHUTDOWN_BUDGET
+    idle = workers.shutdown(timeout=max(0.1, deadline - time.monotonic()))
+    if elector is not None and elector.leading.is_set():
+        elector.release()
+    for endpoint in endpoints:
+        endpoint.stop()
+    registry_close = getattr(registry, "close", None)
+    if callable(registry_close):
+        registry_close()
+    log.info("stopped", extra={"inFlightFinished": idle})
+    sys.stdout.flush()
+    return 0
+
+
+__all__ = ["add_arguments", "run", "timedelta"]

@@ -1,0 +1,196 @@
+"""One pass per bundle key: observe, decide (the core), execute, and schedule the next.
+
+Role: the loop body shared by the operator and the simulator. Watch events and resyncs
+become queue keys (``on_event``); ``process`` runs one pass for one key; ``run_due``
+drains the keys due now. Only the adapters and the clock differ between ``werfop run``
+and ``werfop simulate``.
+Must not: construct adapters (``werfop.main`` and ``werfop.simulate`` do), or decide
+anything the core should.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+import attrs
+
+from werfop.core import jobspec
+from werfop.core.actions import Action, Occurrence, Plan
+from werfop.core.errors import (
+    ConflictError,
+    NotFoundError,
+    TerminalError,
+    TransientError,
+)
+from werfop.core.model import FieldProblem
+from werfop.core.ports import Clock, ClusterPort, WatchEvent
+from werfop.core.reconcile import reconcile
+from werfop.runtime.executor import Executor
+from werfop.runtime.observe import Observer
+from werfop.runtime.queue import (
+    Conflict,
+    Outcome,
+    Success,
+    Terminal,
+    Transient,
+    WorkQueue,
+    next_step,
+)
+from werfop.runtime.registry_economy import RegistryEconomy
+
+log = logging.getLogger("werfop.controller")
+
+
+class PassMetrics(Protocol):
+    def pass_done(self, key: str, outcome: Outcome, seconds: float) -> None: ...
+    def plan_done(self, key: str, plan: Plan) -> None: ...
+
+
+TimelineSink = Callable[[str, datetime, tuple[Occurrence, ...]], None]
+ProblemSink = Callable[[str, tuple[FieldProblem, ...]], None]
+
+
+@attrs.frozen
+class _FixedClock:
+    """The pass's one reading of the clock, handed to the core."""
+
+    moment: datetime
+
+    def now(self) -> datetime:
+        return self.moment
+
+
+def bundle_key_of_job(job: dict) -> str | None:
+    """The bundle a Job belongs to, from its own annotation (works across namespaces)."""
+    annotations = (job.get("metadata") or {}).get("annotations") or {}
+    key = annotations.get(jobspec.ANNOTATION_BUNDLE)
+    return key if isinstance(key, str) and "/" in key else None
+
+
+class Controller:
+    def __init__(
+        self,
+        cluster: ClusterPort,
+        registry: RegistryEconomy,
+        clock: Clock,
+        *,
+        queue: WorkQueue | None = None,
+        on_timeline: TimelineSink | None = None,
+        on_problems: ProblemSink | None = None,
+        after_action: Callable[[Action], None] | None = None,
+        contain_bugs: bool = False,
+        metrics: PassMetrics | None = None,
+    ):
+        self.cluster = cluster
+        self.clock = clock
+        self.queue = queue if queue is not None else WorkQueue()
+        self.observer = Observer(cluster, registry, clock)
+        self.executor = Executor(cluster, clock, after_action)
+        self.on_timeline = on_timeline
+        self.on_problems = on_problems
+        self.contain_bugs = contain_bugs
+        self.metrics = metrics
+        self.passes = 0
+
+    # -- feeding the queue ---------------------------------------------------------------
+
+    def enqueue(self, key: str, at: datetime | None = None) -> None:
+        self.queue.add(key, at or self.clock.now())
+
+    def on_event(self, kind: str, event: WatchEvent) -> None:
+        """A watch event: enqueue the bundle it concerns (keys, never events)."""
+        metadata = event.object.get("metadata") or {}
+        if kind == "WerfBundle":
+            self.enqueue(f"{metadata.get('namespace')}/{metadata.get('name')}")
+        elif kind == "Job":
+            key = bundle_key_of_job(event.object)
+            if key is not None:
+                self.enqueue(key)
+
+    def resync(self) -> None:
+        """Level-based: enqueue every bundle, so nothing missed by a watch stays missed."""
+        for raw in self.cluster.list_bundles():
+            metadata = raw.get("metadata") or {}
+            self.enqueue(f"{metadata.get('namespace')}/{metadata.get('name')}")
+
+    # -- passes --------------------------------------------------------------------------
+
+    def run_due(self, now: datetime | None = None) -> int:
+        """Process every key due at ``now``; returns how many passes ran."""
+        count = 0
+        while True:
+            moment = now or self.clock.now()
+            key = self.queue.pop(moment)
+            if key is None:
+                return count
+            self.run_one(key)
+            count += 1
+
+    def run_one(self, key: str) -> Outcome:
+        """One pass for a key already popped from the queue, then its next step.
+
+        With ``contain_bugs`` (the operator), an unexpected exception is logged and the
+        key retried with backoff instead of killing the worker; the simulator lets it
+        propagate so that a bug is loud.
+        """
+        started = time.monotonic()
+        try:
+            try:
+                outcome = self.process(key)
+            except Exception as error:
+                if not self.contain_bugs:
+                    raise
+                log.exception("pass crashed", extra={"bundle": key})
+                outcome = Transient(f"internal error: {type(error).__name__}")
+            next_step(self.queue, key, outcome, self.clock.now())
+            if self.metrics is not None:
+                self.metrics.pass_done(key, outcome, time.monotonic() - started)
+            return outcome
+        finally:
+            self.queue.done(key)
+
+    def process(self, key: str) -> Outcome:
+        """Observe, decide, execute; errors from the ports become outcomes."""
+        namespace, _, name = key.partition("/")
+        self.passes += 1
+        try:
+            raw = self.cluster.get_bundle(namespace, name)
+        except NotFoundError:
+            self.queue.remove(key)
+            self.observer.forget(key)
+            return Success(None)
+        except TransientError as error:
+            return Transient(str(error), error.retry_after)
+        now = self.clock.now()
+        try:
+            observation = self.observer.observe(raw, now)
+            if observation.bundle is None:
+                if self.on_problems is not None:
+                    self.on_problems(key, observation.problems)
+                return Terminal("the object could not be read")
+            plan = reconcile(observation.bundle, observation.snapshot, _FixedClock(now))
+            self.executor.execute(plan)
+            if observation.changed is not None:
+                for other in sorted(self.observer.followers.get(observation.changed, ())):
+                    if other != key:
+                        self.enqueue(other, now)
+        except ConflictError as error:
+            return Conflict(str(error))
+        except NotFoundError as error:
+            return Conflict(str(error))  # something vanished under us: re-read
+        except TransientError as error:
+            return Transient(str(error), error.retry_after)
+        except TerminalError as error:
+            return Terminal(str(error))
+        if self.metrics is not None:
+            self.metrics.plan_done(key, plan)
+        if self.on_timeline is not None and plan.timeline:
+            self.on_timeline(key, now, plan.timeline)
+        return Success(plan.requeue_after)
+
+    def next_due(self) -> datetime | None:
+        return self.queue.next_due()

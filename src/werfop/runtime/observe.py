@@ -1,0 +1,360 @@
+"""Gather what one pass needs: the bundle, its Jobs, its inputs, and a registry snapshot.
+
+Role: the read half of a pass. It reads through the ports only (the cluster, and the
+registry economy layer), decodes with ``werfop.api``, and asks the core which tag needs
+a digest, so only that tag is resolved. Secret contents are wrapped in ``Sensitive``
+the moment they are read.
+Must not: write anything, or decide (it calls the core's pure helpers for that).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import attrs
+import yaml
+
+from werfop.api.codec import decode_bundle, decode_job, parse_time
+from werfop.api.credentials import credentials_from_secret, docker_config_json
+from werfop.api.values import load_values
+from werfop.core import jobspec
+from werfop.core.model import (
+    Bundle,
+    BundleSpec,
+    FieldProblem,
+    Inputs,
+    JobObservation,
+    LogMap,
+    Meta,
+    RegistrySnapshot,
+    RegistryUnavailable,
+    Sensitive,
+    TagList,
+    ValuesFile,
+)
+from werfop.core.ports import Clock, ClusterPort, Credentials, Repository, TagListing
+from werfop.core.reconcile import is_poll_due, jobs_needing_logs
+from werfop.core.validation import policy_for
+from werfop.core.values import merge_all, values_hash
+from werfop.core.versions import select
+from werfop.runtime.registry_economy import RegistryEconomy
+
+LOG_TAIL_LINES = 500
+
+
+@attrs.frozen(kw_only=True)
+class Observation:
+    bundle: Bundle | None
+    problems: tuple[FieldProblem, ...] = ()
+    snapshot: RegistrySnapshot | None = None
+    # Set when this pass saw the repository change (new tags or a new digest): the
+    # controller then wakes every bundle that follows it, so they all see the change
+    # within one poll interval while only one of them asked the registry.
+    changed: tuple[str, str, bool] | None = None
+
+
+class Observer:
+    def __init__(self, cluster: ClusterPort, registry: RegistryEconomy, clock: Clock):
+        self.cluster = cluster
+        self.registry = registry
+        self.clock = clock
+        self._shared: dict[tuple[Any, ...], tuple[TagListing, TagList]] = {}
+        self._digests: dict[tuple[Any, ...], str] = {}
+        self._changed_at: dict[tuple[Any, ...], datetime] = {}
+        self.followers: dict[tuple[str, str, bool], set[str]] = {}
+
+    def observe(self, raw: dict[str, Any], now: datetime) -> Observation:
+        bundle, problems = decode_bundle(raw)
+        if bundle is None:
+            return Observation(bundle=None, problems=tuple(problems))
+        bundle = attrs.evolve(bundle, jobs=self._jobs(bundle))
+        spec = bundle.spec
+        if spec is None or bundle.meta.deletion_timestamp is not None:
+            return Observation(bundle=bundle, problems=tuple(problems))
+        inputs, credentials = self._inputs(bundle.meta, spec)
+        bundle = attrs.evolve(
+            bundle,
+            inputs=inputs,
+            log_maps=self._log_maps(bundle.meta),
+            jobs=self._with_logs(bundle),
+        )
+        registry_blocked = any(p.path.startswith("spec.registry.") for p in inputs.problems)
+        if registry_blocked:
+            return Observation(bundle=bundle)
+        repository = Repository(
+            url=spec.registry.url,
+            insecure=spec.registry.insecure,
+            ca_cert=inputs.ca_cert,
+            credentials=credentials,
+        )
+        self._follow(bundle.meta.key, repository.cache_key)
+        if not (is_poll_due(bundle, now) or self._has_news(bundle, repository)):
+            return Observation(bundle=bundle)
+        snapshot, changed = self._snapshot(bundle, spec, repository, now)
+        return Observation(bundle=bundle, snapshot=snapshot, changed=changed)
+
+    def _follow(self, key: str, cache_key: tuple[str, str, bool]) -> None:
+        for other, keys in self.followers.items():
+            if other != cache_key:
+                keys.discard(key)
+        self.followers.setdefault(cache_key, set()).add(key)
+
+    def forget(self, key: str) -> None:
+        """The bundle is gone: stop waking it for its repository's changes."""
+        for keys in self.followers.values():
+            keys.discard(key)
+
+    def _has_news(self, bundle: Bundle, repository: Repository) -> bool:
+        """Another bundle saw this repository change after our last poll: take the
+        shared answer now (it costs no request) instead of waiting for our turn."""
+        spec = bundle.spec
+        if spec is None or spec.suspend or bundle.status.last_poll_time is None:
+            return False
+        changed = self._changed_at.get(repository.cache_key)
+        return changed is not None and changed > bundle.status.last_poll_time
+
+    # -- Jobs ----------------------------------------------------------------------------
+
+    def _jobs(self, bundle: Bundle) -> tuple[JobObservation, ...]:
+        selector = f"{jobspec.LABEL_BUNDLE_UID}={jobspec.label_value(bundle.meta.uid)}"
+        jobs = {}
+        for raw in self.cluster.list_jobs(selector):
+            job = decode_job(raw)
+            if job is not None:
+                jobs[(job.namespace, job.name)] = job
+        status = bundle.status
+        active = (status.active_job_namespace or "", status.active_job_name or "")
+        if status.active_job_name and active not in jobs:
+            # A cache may lag behind our own create: ask the API before calling it lost.
+            raw_job = self.cluster.get_job(*active)
+            job = decode_job(raw_job) if raw_job is not None else None
+            if job is not None:
+                jobs[active] = job
+        return tuple(sorted(jobs.values(), key=lambda j: (j.namespace, j.name)))
+
+    def _with_logs(self, bundle: Bundle) -> tuple[JobObservation, ...]:
+        needing = {j.name for j in jobs_needing_logs(bundle)}
+        out = []
+        for job in bundle.jobs:
+            if job.name in needing:
+                text = self.cluster.read_job_log(job.namespace, job.name, LOG_TAIL_LINES)
+                job = attrs.evolve(job, log_tail=text)
+            out.append(job)
+        return tuple(out)
+
+    def _log_maps(self, meta: Meta) -> tuple[LogMap, ...]:
+        selector = (
+            f"{jobspec.LABEL_BUNDLE_UID}={jobspec.label_value(meta.uid)},"
+            f"{jobspec.LABEL_JOB_KIND}=logs"
+        )
+        maps = []
+        for raw in self.cluster.list_config_maps(meta.namespace, selector):
+            metadata = raw.get("metadata", {})
+            finished = parse_time((metadata.get("annotations") or {}).get("werf.io/finished-at"))
+            finished = finished or parse_time(metadata.get("creationTimestamp"))
+            if finished is not None:
+                maps.append(
+                    LogMap(namespace=meta.namespace, name=metadata["name"], finished_at=finished)
+                )
+        return tuple(sorted(maps, key=lambda m: m.name))
+
+    # -- inputs --------------------------------------------------------------------------
+
+    def _inputs(self, meta: Meta, spec: BundleSpec) -> tuple[Inputs, Credentials | None]:
+        problems: list[FieldProblem] = []
+        secrets: list[Sensitive] = []
+        files, documents = self._values(meta, spec, problems, secrets)
+        digest = values_hash(merge_all(documents), meta.uid)
+        credentials, docker_config = self._credentials(meta, spec, problems, secrets)
+        ca = self._ca(meta, spec, problems)
+        self._service_account(meta, spec, problems)
+        inputs = Inputs(
+            values_files=tuple(files),
+            values_hash=digest,
+            docker_config=docker_config,
+            ca_cert=ca,
+            problems=tuple(problems),
+            secret_values=tuple(secrets),
+        )
+        return inputs, credentials
+
+    def _values(
+        self,
+        meta: Meta,
+        spec: BundleSpec,
+        problems: list[FieldProblem],
+        secrets: list[Sensitive],
+    ) -> tuple[list[ValuesFile], list[dict[str, Any]]]:
+        files: list[ValuesFile] = []
+        documents: list[dict[str, Any]] = []
+        for index, source in enumerate(spec.converge.values_from):
+            ref = "configMapRef" if source.kind == "ConfigMap" else "secretRef"
+            path = f"spec.converge.valuesFrom[{index}].{ref}.name"
+            where = f"{source.kind} {meta.namespace}/{source.name}"
+            if source.kind == "ConfigMap":
+                obj = self.cluster.get_config_map(meta.namespace, source.name)
+                data = (obj or {}).get("data") or {}
+            else:
+                obj = self.cluster.get_secret(meta.namespace, source.name)
+                data = _secret_data(obj)
+            if obj is None or source.key not in data:
+                if not source.optional:
+                    what = "not found" if obj is None else f"has no key {source.key!r}"
+                    problems.append(FieldProblem(path=path, message=f"{where} {what}"))
+                continue
+            text = data[source.key]
+            if text is None:
+                problems.append(
+                    FieldProblem(path=path, message=f"{where} key {source.key!r} is not UTF-8")
+                )
+                continue
+            document = load_values(text, path, f"{where} key {source.key!r}")
+            if isinstance(document, FieldProblem):
+                problems.append(document)
+                continue
+            if source.kind == "Secret":
+                secrets.extend(Sensitive(s) for s in _leaves(document))
+            documents.append(document)
+            files.append(ValuesFile(name=f"values-{index:02d}.yaml", content=Sensitive(text)))
+        inline = json.loads(spec.converge.values_json)
+        if inline:
+            documents.append(inline)
+            text = yaml.safe_dump(inline, sort_keys=True)
+            files.append(ValuesFile(name="values-inline.yaml", content=Sensitive(text)))
+        return files, documents
+
+    def _credentials(
+        self,
+        meta: Meta,
+        spec: BundleSpec,
+        problems: list[FieldProblem],
+        secrets: list[Sensitive],
+    ) -> tuple[Credentials | None, Sensitive | None]:
+        name = spec.registry.secret_name
+        if not name:
+            return None, None
+        path = "spec.registry.secretRef.name"
+        secret = self.cluster.get_secret(meta.namespace, name)
+        if secret is None:
+            problems.append(
+                FieldProblem(path=path, message=f"Secret {meta.namespace}/{name} not found")
+            )
+            return None, None
+        found = credentials_from_secret(secret, spec.registry.host, path=path)
+        if isinstance(found, FieldProblem):
+            problems.append(found)
+            return None, None
+        for value in (found.password, found.identity_token, found.registry_token):
+            if value is not None:
+                secrets.append(value)
+        return found, docker_config_json(found, spec.registry.host)
+
+    def _ca(self, meta: Meta, spec: BundleSpec, problems: list[FieldProblem]) -> Sensitive | None:
+        name = spec.registry.ca_secret_name
+        if not name:
+            return None
+        path = "spec.registry.caSecretRef.name"
+        secret = self.cluster.get_secret(meta.namespace, name)
+        data = _secret_data(secret)
+        text = data.get("ca.crt")
+        if secret is None or not text:
+            what = "not found" if secret is None else "has no key 'ca.crt'"
+            problems.append(
+                FieldProblem(path=path, message=f"Secret {meta.namespace}/{name} {what}")
+            )
+            return None
+        return Sensitive(text)
+
+    def _service_account(self, meta: Meta, spec: BundleSpec, problems: list[FieldProblem]) -> None:
+        target = jobspec.target_namespace(meta, spec)
+        if target != meta.namespace and self.cluster.get_namespace(target) is None:
+            problems.append(
+                FieldProblem(
+                    path="spec.converge.targetNamespace",
+                    message=f"namespace {target!r} does not exist",
+                )
+            )
+            return
+        name = spec.converge.service_account_name
+        if name and self.cluster.get_service_account(target, name) is None:
+            problems.append(
+                FieldProblem(
+                    path="spec.converge.serviceAccountName",
+                    message=f"ServiceAccount {name!r} not found in namespace {target!r}",
+                )
+            )
+
+    # -- registry ------------------------------------------------------------------------
+
+    def _snapshot(
+        self, bundle: Bundle, spec: BundleSpec, repository: Repository, now: datetime
+    ) -> tuple[RegistrySnapshot, tuple[str, str, bool] | None]:
+        # A shared answer is good enough when it was fetched after our own last poll:
+        # we then see everything we would have seen by asking ourselves. A first poll
+        # takes anything fresher than a tenth of the interval (a thousand new bundles
+        # do not mean a thousand requests).
+        last = bundle.status.last_poll_time
+        max_age = now - last if last is not None else spec.registry.poll_interval / 10
+        key = repository.cache_key
+        listing = self.registry.list_tags(repository, max_age=max_age)
+        if isinstance(listing, RegistryUnavailable):
+            return listing, None
+        changed = False
+        shared = self._shared.get(key)
+        # One TagList per distinct tag list, shared by its bundles: the core memoises
+        # parsing and selection on it.
+        if shared is None or shared[0].tags != listing.tags:
+            tag_list = TagList(
+                repository=repository.url, tags=listing.tags, etag=listing.etag, at=now
+            )
+            self._shared[key] = (listing, tag_list)
+            changed = shared is not None
+        else:
+            tag_list = shared[1]
+        selection = select(tag_list, policy_for(spec, bundle.status.last_applied_tag))
+        wanted = [t for t in (selection.selected,) if t is not None]
+        digests = []
+        for tag in wanted:
+            answer = self.registry.resolve_digest(repository, tag, max_age=max_age)
+            if isinstance(answer, RegistryUnavailable):
+                return answer, None
+            known = self._digests.get((key, tag))
+            if known is not None and known != answer.digest:
+                changed = True  # a re-pushed tag
+            self._digests[(key, tag)] = answer.digest
+            digests.append((tag, answer.digest))
+        if changed:
+            self._changed_at[key] = now
+        return attrs.evolve(tag_list, digests=tuple(digests)), key if changed else None
+
+
+def _secret_data(secret: dict[str, Any] | None) -> dict[str, str | None]:
+    """A Secret's data decoded to text (None for a value that is not UTF-8 base64)."""
+    out: dict[str, str | None] = {}
+    for key, value in ((secret or {}).get("data") or {}).items():
+        try:
+            out[key] = base64.b64decode(value, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError, TypeError, ValueError):
+            out[key] = None
+    for key, value in ((secret or {}).get("stringData") or {}).items():
+        out[key] = str(value)
+    return out
+
+
+def _leaves(document: Any) -> Iterator[str]:
+    """String leaves of a values document, for redaction of captured logs."""
+    if isinstance(document, dict):
+        for value in document.values():
+            yield from _leaves(value)
+    elif isinstance(document, list):
+        for value in document:
+            yield from _leaves(value)
+    elif isinstance(document, str | int | float) and not isinstance(document, bool):
+        text = str(document)
+        if len(text) >= 4:
+            yield text

@@ -1,0 +1,535 @@
+"""``werfop simulate``: the operator's own runtime over in-memory adapters and virtual time.
+
+Role: load manifests and a scenario, build the in-memory world (``MemoryCluster``,
+``ScriptedRegistry``, ``ManualClock``), run the same ``Controller`` the operator runs,
+jumping from one due moment to the next, and report a timeline and final statuses.
+Must not: contain decision logic. If the simulator needed logic the operator does not
+share, the design would be wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+import attrs
+import yaml
+
+from werfop.adapters.memory import ManualClock, MemoryCluster, merge_patch
+from werfop.adapters.scripted_registry import Delete, Outage, Push, ScriptedRegistry
+from werfop.api.codec import decode_bundle, format_time, parse_time
+from werfop.core import jobspec
+from werfop.core.actions import Occurrence
+from werfop.core.durations import parse_duration
+from werfop.runtime.controller import Controller
+from werfop.runtime.registry_economy import RegistryEconomy
+
+DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
+DEFAULT_UNTIL = timedelta(hours=24)
+KINDS = ("Namespace", "ServiceAccount", "ConfigMap", "Secret", "WerfBundle")
+MAX_PASSES_PER_INSTANT = 10_000
+
+
+class InputError(Exception):
+    """Invalid manifests or scenario: exit code 2. ``problems`` are full sentences that
+    name the file, the document and the field."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@attrs.frozen(kw_only=True)
+class JobRule:
+    result: str
+    after: timedelta
+    bundle: str | None = None
+    tag: str | None = None
+    attempt: int | None = None
+
+    def matches(self, bundle: str, tag: str, attempt: int) -> bool:
+        return (
+            (self.bundle is None or self.bundle in (bundle, bundle.split("/", 1)[1]))
+            and (self.tag is None or self.tag == tag)
+            and (self.attempt is None or self.attempt == attempt)
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Change:
+    at: datetime
+    kind: str
+    namespace: str
+    name: str
+    patch: dict[str, Any] | None
+    delete: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class Scenario:
+    start: datetime = DEFAULT_START
+    until: timedelta = DEFAULT_UNTIL
+    registry_events: tuple[tuple[str, datetime, Any], ...] = ()
+    changes: tuple[Change, ...] = ()
+    default_job: JobRule = JobRule(result="succeeded", after=timedelta(minutes=1))
+    job_rules: tuple[JobRule, ...] = ()
+
+
+# --- loading --------------------------------------------------------------------------------
+
+
+def load_manifests(paths: Iterable[str]) -> list[tuple[str, int, dict[str, Any]]]:
+    """Every document from the YAML files and folders, with its file and index; a
+    scenario file found in a folder is skipped (it has no ``kind``)."""
+    problems: list[str] = []
+    documents: list[tuple[str, int, dict[str, Any]]] = []
+    files: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml"))
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append(f"{given}: no such file or directory")
+    for file in files:
+        try:
+            loaded = list(yaml.safe_load_all(file.read_text()))
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
+            problems.append(f"{file}: not valid YAML: {_first_line(error)}")
+            continue
+        for index, document in enumerate(loaded):
+            if document is None:
+                continue
+            if not isinstance(document, dict):
+                problems.append(f"{file} document {index}: must be a mapping")
+                continue
+            if "kind" not in document and _looks_like_scenario(document):
+                continue
+            documents.append((str(file), index, document))
+    if problems:
+        raise InputError(problems)
+    return documents
+
+
+def _looks_like_scenario(document: dict[str, Any]) -> bool:
+    return bool({"registries", "jobs", "changes", "until", "start"} & set(document))
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def check_objects(documents: list[tuple[str, int, dict[str, Any]]]) -> list[dict[str, Any]]:
+    problems: list[str] = []
+    objects: list[dict[str, Any]] = []
+    seen: set[tuple[str, str, str]] = set()
+    for file, index, doc in documents:
+        where = f"{file} document {index}"
+        kind = doc.get("kind")
+        if kind not in KINDS:
+            problems.append(f"{where}: kind: must be one of {', '.join(KINDS)}, not {kind!r}")
+            continue
+        doc = json.loads(json.dumps(doc, default=str))
+        metadata = doc.setdefault("metadata", {})
+        if not isinstance(metadata, dict) or not metadata.get("name"):
+            problems.append(f"{where}: metadata.name: is required")
+            continue
+        if kind != "Namespace":
+            metadata.setdefault("namespace", "default")
+        key = (kind, metadata.get("namespace", ""), metadata["name"])
+        if key in seen:
+            problems.append(f"{where}: {kind} {key[1]}/{key[2]} is defined twice")
+            continue
+        seen.add(key)
+        if kind == "WerfBundle":
+            _, found = decode_bundle({**doc, "metadata": {**metadata, "uid": "check"}})
+            problems += [f"{where} ({metadata['name']}): {p.path}: {p.message}" for p in found]
+        objects.append(doc)
+    if problems:
+        raise InputError(problems)
+    return objects
+
+
+def load_scenario(path: str | None) -> Scenario:
+    if path is None:
+        return Scenario()
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise InputError([f"{path}: cannot read the scenario: {_first_line(error)}"]) from None
+    if not isinstance(data, dict):
+        raise InputError([f"{path}: the scenario must be a mapping"])
+    problems: list[str] = []
+    start = DEFAULT_START
+    if "start" in data:
+        parsed = _time(data["start"])
+        if parsed is None:
+            problems.append(f"{path}: start: must be an RFC 3339 time")
+        else:
+            start = parsed
+    until = DEFAULT_UNTIL
+    if "until" in data:
+        parsed_until = parse_duration(str(data["until"]), allow_days=True)
+        if parsed_until is None:
+            problems.append(f"{path}: until: must be a duration such as 24h or 7d")
+        else:
+            until = parsed_until
+    events = _registry_events(path, data.get("registries") or {}, start, problems)
+    changes = _changes(path, data.get("changes") or [], start, problems)
+    default, rules = _job_rules(path, data.get("jobs") or {}, problems)
+    if problems:
+        raise InputError(problems)
+    return Scenario(
+        start=start,
+        until=until,
+        registry_events=tuple(events),
+        changes=tuple(changes),
+        default_job=default,
+        job_rules=tuple(rules),
+    )
+
+
+def _time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return parse_time(value) if isinstance(value, str) else None
+
+
+def _at(path: str, where: str, value: Any, start: datetime, problems: list[str]) -> datetime:
+    delta = parse_duration(str(value), allow_days=True)
+    if delta is None:
+        problems.append(f"{path}: {where}.at: must be a duration such as 0s, 2h or 1d")
+        return start
+    return start + delta
+
+
+def _registry_events(
+    path: str, registries: Any, start: datetime, problems: list[str]
+) -> list[tuple[str, datetime, Any]]:
+    events: list[tuple[str, datetime, Any]] = []
+    if not isinstance(registries, dict):
+        problems.append(f"{path}: registries: must be a mapping of repository to events")
+        return events
+    for repository, items in registries.items():
+        repo = str(repository).removeprefix("oci://")
+        for index, item in enumerate(items or []):
+            where = f"registries[{repository!r}][{index}]"
+            if not isinstance(item, dict):
+                problems.append(f"{path}: {where}: must be a mapping")
+                continue
+            at = _at(path, where, item.get("at", "0s"), start, problems)
+            event = _registry_event(path, where, item, at, problems)
+            if event is not None:
+                events.append((repo, at, event))
+    return events
+
+
+def _registry_event(
+    path: str, where: str, item: dict[str, Any], at: datetime, problems: list[str]
+) -> Any:
+    if "push" in item:
+        push = item["push"] or {}
+        if not isinstance(push, dict) or not push.get("tag"):
+            problems.append(f"{path}: {where}.push.tag: is required")
+            return None
+        return Push(tag=str(push["tag"]), digest=push.get("digest"))
+    if "delete" in item:
+        delete = item["delete"] or {}
+        if not isinstance(delete, dict) or not delete.get("tag"):
+            problems.append(f"{path}: {where}.delete.tag: is required")
+            return None
+        return Delete(tag=str(delete["tag"]))
+    if "outage" in item:
+        outage = item["outage"] or {}
+        length = parse_duration(str(outage.get("for", "")), allow_days=True)
+        status = outage.get("status", 503)
+        retry = outage.get("retryAfter")
+        retry_after = parse_duration(str(retry), allow_days=True) if retry is not None else None
+        if length is None:
+            problems.append(f"{path}: {where}.outage.for: must be a duration")
+            return None
+        if status != "timeout" and not (isinstance(status, int) and 400 <= status <= 599):
+            problems.append(f"{path}: {where}.outage.status: must be an HTTP error code or timeout")
+            return None
+        if retry is not None and retry_after is None:
+            problems.append(f"{path}: {where}.outage.retryAfter: must be a duration")
+            return None
+        return Outage(until=at + length, status=status, retry_after=retry_after)
+    problems.append(f"{path}: {where}: must have push, delete or outage")
+    return None
+
+
+def _changes(path: str, items: Any, start: datetime, problems: list[str]) -> list[Change]:
+    changes: list[Change] = []
+    if not isinstance(items, list):
+        problems.append(f"{path}: changes: must be a list")
+        return changes
+    for index, item in enumerate(items):
+        where = f"changes[{index}]"
+        obj = item.get("object") if isinstance(item, dict) else None
+        if not isinstance(obj, dict) or not obj.get("kind") or not obj.get("name"):
+            problems.append(f"{path}: {where}.object: needs kind and name")
+            continue
+        patch = item.get("patch")
+        delete = bool(item.get("delete", False))
+        if (patch is None) == (not delete):
+            problems.append(f"{path}: {where}: needs exactly one of patch or delete: true")
+            continue
+        changes.append(
+            Change(
+                at=_at(path, where, item.get("at", "0s"), start, problems),
+                kind=str(obj["kind"]),
+                namespace=str(obj.get("namespace", "default")),
+                name=str(obj["name"]),
+                patch=patch,
+                delete=delete,
+            )
+        )
+    return sorted(changes, key=lambda c: c.at)
+
+
+def _job_rule(path: str, where: str, item: Any, problems: list[str]) -> JobRule | None:
+    if not isinstance(item, dict):
+        problems.append(f"{path}: {where}: must be a mapping")
+        return None
+    result = item.get("result", "succeeded")
+    after = parse_duration(str(item.get("after", "1m")), allow_days=True)
+    if result not in ("succeeded", "failed"):
+        problems.append(f"{path}: {where}.result: must be succeeded or failed")
+        return None
+    if after is None:
+        problems.append(f"{path}: {where}.after: must be a duration")
+        return None
+    attempt = item.get("attempt")
+    return JobRule(
+        result=result,
+        after=after,
+        bundle=item.get("bundle"),
+        tag=str(item["tag"]) if item.get("tag") is not None else None,
+        attempt=int(attempt) if attempt is not None else None,
+    )
+
+
+def _job_rules(path: str, jobs: Any, problems: list[str]) -> tuple[JobRule, list[JobRule]]:
+    default = JobRule(result="succeeded", after=timedelta(minutes=1))
+    if not isinstance(jobs, dict):
+        problems.append(f"{path}: jobs: must be a mapping")
+        return default, []
+    if "default" in jobs:
+        default = _job_rule(path, "jobs.default", jobs["default"], problems) or default
+    rules = [
+        rule
+        for index, item in enumerate(jobs.get("rules") or [])
+        if (rule := _job_rule(path, f"jobs.rules[{index}]", item, problems)) is not None
+    ]
+    return default, rules
+
+
+# --- running --------------------------------------------------------------------------------
+
+
+@attrs.define
+class Result:
+    events: list[dict[str, Any]]
+    bundles: dict[str, dict[str, Any]]
+    registry: dict[str, dict[str, int]]
+    repositories: dict[str, str]
+    jobs_run: dict[str, int]
+    passes: int
+
+
+def simulate(
+    objects: list[dict[str, Any]], scenario: Scenario, *, progress: TextIO | None = None
+) -> Result:
+    """Run the world from ``scenario.start`` to ``start + until``; deterministic."""
+    clock = ManualClock(scenario.start)
+    end = scenario.start + scenario.until
+    events: list[dict[str, Any]] = []
+    jobs_run: dict[str, int] = {}
+
+    def decide_job(job: dict[str, Any]) -> tuple[Any, timedelta, str]:
+        annotations = job["metadata"].get("annotations") or {}
+        bundle = annotations.get(jobspec.ANNOTATION_BUNDLE, "")
+        tag = annotations.get(jobspec.ANNOTATION_TAG, "")
+        attempt = int(annotations.get(jobspec.ANNOTATION_ATTEMPT, "1"))
+        jobs_run[bundle] = jobs_run.get(bundle, 0) + 1
+        rule = next(
+            (r for r in scenario.job_rules if r.matches(bundle, tag, attempt)), scenario.default_job
+        )
+        command = " ".join(job["spec"]["template"]["spec"]["containers"][0]["command"])
+        verdict = "Succeeded" if rule.result == "succeeded" else "Error: release failed"
+        return rule.result, rule.after, f"$ {command}\n{verdict}\n"
+
+    def record(key: str, moment: datetime, timeline: tuple[Occurrence, ...]) -> None:
+        for occurrence in timeline:
+            events.append(
+                {"time": format_time(moment), "bundle": key, "type": occurrence.type}
+                | {k: v for k, v in occurrence.fields}
+            )
+
+    cluster = MemoryCluster(clock, decide_job)
+    registry = ScriptedRegistry(clock)
+    for repository, at, event in scenario.registry_events:
+        registry.schedule(repository, at, event)
+    economy = RegistryEconomy(registry, clock)
+    controller = Controller(cluster, economy, clock, on_timeline=record)
+    namespaces = sorted(
+        {o["metadata"]["namespace"] for o in objects if o["kind"] != "Namespace"}
+        - {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"}
+    )
+    for name in namespaces:
+        cluster.create(
+            "Namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        )
+    for obj in sorted(objects, key=lambda o: KINDS.index(o["kind"])):
+        cluster.create(obj["kind"], obj)
+    cluster.listeners.append(controller.on_event)
+    controller.resync()
+
+    changes = list(scenario.changes)
+    started = time.monotonic()
+    last_report = started
+    same_instant = (clock.now(), 0)
+    while True:
+        moments = [m for m in (controller.next_due(), cluster.next_completion()) if m is not None]
+        if changes:
+            moments.append(changes[0].at)
+        if not moments or min(moments) > end:
+            break
+        moment = max(min(moments), clock.now())
+        clock.set(moment)
+        while changes and changes[0].at <= moment:
+            _apply_change(cluster, changes.pop(0))
+        cluster.advance(moment)
+        passes = controller.run_due(moment)
+        count = same_instant[1] + passes if same_instant[0] == moment else passes
+        same_instant = (moment, count)
+        if count > MAX_PASSES_PER_INSTANT:
+            raise RuntimeError(f"hot loop: {count} passes at {format_time(moment)}")
+        if progress is not None and time.monotonic() - last_report > 2:
+            last_report = time.monotonic()
+            done = (moment - scenario.start) / scenario.until
+            progress.write(f"simulate: {done:6.1%} of virtual time, {controller.passes} passes\n")
+    clock.set(max(clock.now(), end))
+    bundles = {
+        f"{b['metadata']['namespace']}/{b['metadata']['name']}": {"status": b.get("status", {})}
+        for b in cluster.list_objects("WerfBundle")
+    }
+    repositories = {
+        f"{o['metadata']['namespace']}/{o['metadata']['name']}": o["spec"]["registry"][
+            "url"
+        ].removeprefix("oci://")
+        for o in objects
+        if o["kind"] == "WerfBundle"
+    }
+    requests = {
+        url: {"requests": registry.requests(url)} for url in sorted(set(repositories.values()))
+    }
+    return Result(
+        events=events,
+        bundles=bundles,
+        registry=requests,
+        repositories=repositories,
+        jobs_run=jobs_run,
+        passes=controller.passes,
+    )
+
+
+def _apply_change(cluster: MemoryCluster, change: Change) -> None:
+    namespace = "" if change.kind == "Namespace" else change.namespace
+    current = cluster.get(change.kind, namespace, change.name)
+    if change.delete:
+        if current is not None:
+            cluster.delete(change.kind, namespace, change.name)
+        return
+    if current is None:
+        obj = merge_patch({}, change.patch)
+        obj.setdefault("kind", change.kind)
+        obj.setdefault("metadata", {}).update(name=change.name, namespace=change.namespace)
+        cluster.create(change.kind, obj)
+        return
+    cluster.patch(change.kind, namespace, change.name, change.patch or {})
+
+
+# --- output ---------------------------------------------------------------------------------
+
+
+def render_json(result: Result) -> str:
+    document = {"events": result.events, "bundles": result.bundles, "registry": result.registry}
+    return json.dumps(document, indent=2, sort_keys=False) + "\n"
+
+
+def _short(key: str, value: object) -> object:
+    if key == "digest" and isinstance(value, str) and len(value) > 19:
+        return value[:19]  # sha256: and 12 hex digits, as docker prints them
+    return value
+
+
+def render_text(result: Result) -> str:
+    """A readable timeline and a summary table. A ``Polled`` line is shown only when
+    the selection changes (the JSON output keeps every poll)."""
+    lines = []
+    selected: dict[str, object] = {}
+    quiet = 0
+    for event in result.events:
+        if event["type"] == "Polled":
+            if selected.get(event["bundle"], "-") == event.get("selected"):
+                quiet += 1
+                continue
+            selected[event["bundle"]] = event.get("selected")
+        details = " ".join(
+            f"{k}={_short(k, v)}"
+            for k, v in event.items()
+            if k not in ("time", "bundle", "type") and v is not None
+        )
+        lines.append(
+            f"{event['time']}  {event['bundle']:<24} {event['type']:<14} {details}".rstrip()
+        )
+    lines.append(f"({quiet} polls that changed nothing are not shown; --output json lists them)")
+    lines.append("")
+    header = f"{'BUNDLE':<28} {'PHASE':<10} {'APPLIED':<12} {'JOBS':>4} {'REGISTRY REQUESTS':>18}"
+    lines.append(header)
+    for key, data in sorted(result.bundles.items()):
+        status = data["status"]
+        url = result.repositories.get(key)
+        requests = result.registry.get(url, {}).get("requests", 0) if url else 0
+        lines.append(
+            f"{key:<28} {status.get('phase', '-'):<10} {status.get('lastAppliedTag') or '-':<12} "
+            f"{result.jobs_run.get(key, 0):>4} {requests:>18}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def run_cli(
+    paths: list[str], scenario_path: str | None, until: str | None, start: str | None, output: str
+) -> int:
+    try:
+        scenario = load_scenario(scenario_path)
+        if until is not None:
+            parsed = parse_duration(until, allow_days=True)
+            if parsed is None:
+                raise InputError([f"--until: {until!r} is not a duration such as 24h or 7d"])
+            scenario = attrs.evolve(scenario, until=parsed)
+        if start is not None:
+            moment = parse_time(start)
+            if moment is None:
+                raise InputError([f"--start: {start!r} is not an RFC 3339 time"])
+            scenario = attrs.evolve(scenario, start=moment)
+        objects = check_objects(load_manifests(paths))
+    except InputError as error:
+        for problem in error.problems:
+            print(f"werfop simulate: {problem}", file=sys.stderr)
+        return 2
+    progress = sys.stderr if sys.stderr.isatty() else None
+    result = simulate(objects, scenario, progress=progress)
+    if output == "json":
+        sys.stdout.write(render_json(result))
+    else:
+        sys.stdout.write(render_text(result))
+    return 0
