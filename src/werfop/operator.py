@@ -64,6 +64,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=10.0,
         help="request budget per registry host, requests/s (default 10)",
     )
+    parser.add_argument(
+        "--watch-timeout",
+        type=float,
+        default=75.0,
+        help="seconds of silence after which a watch is reconnected (default 75)",
+    )
+    parser.add_argument("--leader-elect-lease-duration", type=float, default=15.0)
+    parser.add_argument("--leader-elect-renew-deadline", type=float, default=10.0)
+    parser.add_argument("--leader-elect-retry-period", type=float, default=2.0)
 
 
 def _api_client(kubeconfig: str | None):  # type: ignore[no-untyped-def]
@@ -73,6 +82,38 @@ def _api_client(kubeconfig: str | None):  # type: ignore[no-untyped-def]
         return config.new_client_from_config(config_file=kubeconfig)
     config.load_incluster_config()
     return client.ApiClient()
+
+
+class _DieDuringCalls:
+    """Failpoint ``registry``: the process dies in the middle of a registry call."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+
+    def list_tags(self, repository, etag=None):  # type: ignore[no-untyped-def]
+        log.warning("failpoint: dying during a registry call")
+        os._exit(137)
+
+    resolve_digest = list_tags
+
+
+def _after_action_failpoint(spec: str):  # type: ignore[no-untyped-def]
+    """Failpoint ``after:<Action>``: die (like kill -9) right after the first such action.
+
+    Set through ``WERFOP_FAILPOINT`` by the integration tests that prove a restart
+    neither duplicates Jobs nor loses history; unset, it costs nothing.
+    """
+    if not spec.startswith("after:"):
+        return None
+    name = spec.removeprefix("after:")
+
+    def hook(action: object) -> None:
+        if type(action).__name__ == name:
+            log.warning("failpoint: dying after an action", extra={"action": name})
+            logging.shutdown()
+            os._exit(137)
+
+    return hook
 
 
 def _pod_namespace() -> str:
@@ -93,12 +134,19 @@ def run(args: argparse.Namespace) -> int:
         return 2
     clock = SystemClock()
     cluster = KubernetesApi(
-        _api_client(args.kubeconfig), namespaces=args.namespace, label_selector=args.label_selector
+        _api_client(args.kubeconfig),
+        namespaces=args.namespace,
+        label_selector=args.label_selector,
+        watch_read_timeout=args.watch_timeout,
     )
     queue = LockedQueue()
     metrics = Metrics(queue)
+    failpoint = os.environ.get("WERFOP_FAILPOINT", "")
+    upstream: object = CountingRegistry(HttpxRegistry(clock=clock), metrics)
+    if failpoint == "registry":
+        upstream = _DieDuringCalls(upstream)
     registry = RegistryEconomy(
-        CountingRegistry(HttpxRegistry(clock=clock), metrics),
+        upstream,  # type: ignore[arg-type]
         clock,
         budget=RequestBudget(rate=args.registry_rps, burst=max(1.0, args.registry_rps)),
     )
@@ -120,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
         queue=queue,
         on_timeline=timeline,
         on_problems=problems,
+        after_action=_after_action_failpoint(failpoint),
         contain_bugs=True,
         metrics=metrics,
     )
@@ -156,6 +205,9 @@ def run(args: argparse.Namespace) -> int:
             identity,
             on_started=start_working,
             on_stopped=lost,
+            lease_duration=args.leader_elect_lease_duration,
+            renew_deadline=args.leader_elect_renew_deadline,
+            retry_period=args.leader_elect_retry_period,
         )
         thread = threading.Thread(target=elector.run, args=(stop,), name="leader", daemon=True)
         thread.start()
@@ -194,6 +246,7 @@ def run(args: argparse.Namespace) -> int:
         while not synced() and not stop.wait(0.1):
             pass
         start_working()
+
     def resync_if_working() -> None:
         if started.is_set():
             controller.resync()

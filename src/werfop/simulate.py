@@ -375,6 +375,9 @@ def simulate(
 
     cluster = MemoryCluster(clock, decide_job)
     registry = ScriptedRegistry(clock)
+    for obj in objects:
+        if obj["kind"] == "WerfBundle":  # every followed repository exists, maybe empty
+            registry.create(obj["spec"]["registry"]["url"].removeprefix("oci://"))
     for repository, at, event in scenario.registry_events:
         registry.schedule(repository, at, event)
     economy = RegistryEconomy(registry, clock)

@@ -291,3 +291,36 @@ def test_steady_state_plan_is_empty_and_events_follow_changes():
     assert ["JobCreated", "PhaseSyncing", "JobSucceeded", "PhaseSynced"] == reasons
     writes = [a for p in world.plans for a in p.actions if isinstance(a, WriteStatus)]
     assert 2 == len(writes)
+
+
+def test_reconcile_at_annotation_polls_now_once_per_value():
+    world = _world(poll_interval=timedelta(hours=1))
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    world.finish_jobs()
+    world.settle()
+    polls = world.status.poll_count
+    world.annotations = (("werf.io/reconcile-at", "a"),)
+    world.step()
+    assert polls + 1 == world.status.poll_count
+    assert "a" == world.status.last_handled_reconcile_at
+    world.step()
+    assert polls + 1 == world.status.poll_count
+
+
+def test_redeploy_at_annotation_applies_the_current_version_again():
+    world = _world()
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    world.finish_jobs()
+    world.settle()
+    world.annotations = (("werf.io/redeploy-at", "now"),)
+    world.step()
+    assert 2 == len(world.created)
+    assert ("1.0.0", 2) == (
+        world.jobs[world.created[-1]].tag,
+        world.jobs[world.created[-1]].attempt,
+    )
+    world.finish_jobs()
+    world.settle()
+    assert 2 == len(world.created)

@@ -85,8 +85,10 @@ class KubernetesApi:
         namespaces: list[str] | None = None,
         label_selector: str | None = None,
         request_timeout: tuple[float, float] = REQUEST_TIMEOUT,
+        watch_read_timeout: float = WATCH_READ_TIMEOUT,
     ):
         self.api = api
+        self.watch_read_timeout = watch_read_timeout
         self.namespaces = namespaces or []
         self.label_selector = label_selector or ""
         self.timeout = request_timeout
@@ -453,7 +455,7 @@ class KubernetesApi:
             path,
             query=query,
             what=f"watch {path}",
-            timeout=(self.timeout[0], WATCH_READ_TIMEOUT),
+            timeout=(self.timeout[0], self.watch_read_timeout),
         )
         if not 200 <= response.status < 300:
             raise translate(response.status, response.read(), f"watch {path}")
@@ -466,7 +468,13 @@ class KubernetesApi:
                     line, buffer = buffer.split(b"\n", 1)
                     if line.strip():
                         yield json.loads(line)
+        except urllib3.exceptions.ReadTimeoutError:
+            # Silence: nothing changed, or the stream stalled. Either way the informer
+            # reconnects from its last resourceVersion at once; it is not a failure.
+            return
         except (urllib3.exceptions.HTTPError, OSError) as error:
+            if isinstance(getattr(error, "__context__", None), TimeoutError):
+                return
             raise TransientError(f"watch {path}: {type(error).__name__}") from None
         except ValueError:
             raise TransientError(f"watch {path}: a malformed event") from None

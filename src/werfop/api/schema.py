@@ -28,8 +28,10 @@ KIND = "WerfBundle"
 PLURAL = "werfbundles"
 
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+# Kubernetes' quantity syntax without the leading minus: a negative request or limit
+# would pass the CRD and then fail the Job's own validation.
 QUANTITY_PATTERN = (
-    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?[0-9]+))?$"
+    r"^\+?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?[0-9]+))?$"
 )
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -92,6 +94,7 @@ def _duration(description: str, default: str | None, lo: str, hi: str) -> Field:
         type="string",
         description=text,
         default=default,
+        max_length=64,  # what core.durations parses; also bounds the CEL rule's cost
         pattern=DURATION_PATTERN,
         pattern_hint="a duration such as 30s, 15m or 1h30m",
         duration_min=lo,
@@ -106,6 +109,8 @@ def _quantity(description: str, default: str | None) -> Field:
         description=description,
         default=default,
         int_or_string=True,
+        min_length=1,
+        minimum=0,  # the integer form; the pattern covers the string form
         pattern=QUANTITY_PATTERN,
         pattern_hint="a Kubernetes quantity such as 500m, 2 or 1Gi",
     )
@@ -163,6 +168,7 @@ REGISTRY = Field(
         "tag": _str(
             "Follow this one, possibly mutable, tag (latest, main): a new digest under it "
             "is a new version. Mutually exclusive with versionConstraint.",
+            min_length=1,
             pattern=TAG_PATTERN,
             pattern_hint="an OCI tag",
         ),
@@ -248,18 +254,21 @@ CONVERGE = Field(
         "serviceAccountName": _str(
             "ServiceAccount the werf Job runs as, in the target namespace. Required when "
             "targetNamespace differs from the bundle's namespace.",
+            min_length=1,
             max_length=253,
             pattern=DNS_SUBDOMAIN_PATTERN,
             pattern_hint="a DNS subdomain name",
         ),
         "targetNamespace": _str(
             "Namespace to deploy into. Default: the bundle's namespace.",
+            min_length=1,
             max_length=63,
             pattern=DNS_LABEL_PATTERN,
             pattern_hint="a DNS label",
         ),
         "releaseName": _str(
             "Helm release name. Default: the bundle's name.",
+            min_length=1,
             max_length=53,
             pattern=DNS_LABEL_PATTERN,
             pattern_hint="a DNS label",
@@ -423,6 +432,8 @@ STATUS = Field(
             },
         ),
         "lastHandledRetry": _str("The last werf.io/retry annotation value acted on."),
+        "lastHandledReconcileAt": _str("The last werf.io/reconcile-at value acted on."),
+        "lastHandledRedeployAt": _str("The last werf.io/redeploy-at value acted on."),
     },
 )
 

@@ -211,6 +211,8 @@ class BundleStatus:
     version_history: tuple[HistoryEntry, ...] = ()
     selection: SelectionStatus | None = None
     last_handled_retry: str | None = None
+    last_handled_reconcile_at: str | None = None
+    last_handled_redeploy_at: str | None = None
 
     def condition(self, type_: str) -> Condition | None:
         for condition in self.conditions:

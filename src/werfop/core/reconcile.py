@@ -55,6 +55,8 @@ MAX_HISTORY = 10
 STATUS_LOG_BYTES = 5 * 1024
 CONFIG_MAP_LOG_BYTES = 1024 * 1024
 RETRY_ANNOTATION = "werf.io/retry"
+RECONCILE_ANNOTATION = "werf.io/reconcile-at"
+REDEPLOY_ANNOTATION = "werf.io/redeploy-at"
 
 DeployKey = tuple[str, str, str]  # (tag, digest, values hash)
 
@@ -62,14 +64,20 @@ DeployKey = tuple[str, str, str]  # (tag, digest, values hash)
 def is_poll_due(bundle: Bundle, now: datetime) -> bool:
     """Should the runtime read the registry before this pass?
 
-    Due when the bundle is valid, not suspended or being deleted, and it has never been
+    Due when the bundle is valid (schema and cross-field rules), not suspended or being
+    deleted, and it has never been
     polled, its spec changed since the last pass (a new generation polls at once), or
     ``status.nextPollTime`` has come.
     """
     if bundle.spec is None or bundle.spec.suspend or bundle.meta.deletion_timestamp:
         return False
+    if spec_problems(bundle.meta, bundle.spec):
+        return False  # a broken spec stalls without asking the registry anything
     status = bundle.status
     if status.next_poll_time is None or bundle.meta.generation != status.observed_generation:
+        return True
+    requested = bundle.meta.annotation(RECONCILE_ANNOTATION)
+    if requested is not None and requested != status.last_handled_reconcile_at:
         return True
     return now >= status.next_poll_time
 
@@ -193,6 +201,10 @@ class _Pass:
             return status, Verdict(
                 phase="Suspended", ready="False", reason="Suspended", message="spec.suspend is true"
             )
+        requested = bundle.meta.annotation(RECONCILE_ANNOTATION)
+        if requested is not None and requested != status.last_handled_reconcile_at:
+            self._note("PollRequested", value=requested)
+            status = attrs.evolve(status, last_handled_reconcile_at=requested)
         if self.snapshot is not None:
             status = self._observe(spec, status, self.snapshot)
         if status.next_poll_time is not None:
@@ -476,6 +488,12 @@ class _Pass:
             status.last_applied_digest,
             status.last_applied_values_hash,
         )
+        redeploy = self.bundle.meta.annotation(REDEPLOY_ANNOTATION)
+        if redeploy is not None and redeploy != status.last_handled_redeploy_at:
+            status = attrs.evolve(status, last_handled_redeploy_at=redeploy)
+            if desired == applied:
+                self._note("RedeployRequested", value=redeploy)
+                return self._start_job(spec, attrs.evolve(status, attempts=0), desired)
         if desired == applied:
             return status, self._synced_verdict(status)
         tries = [e for e in status.version_history if _key(e) == desired]

@@ -298,8 +298,10 @@ class Observer:
         # we then see everything we would have seen by asking ourselves. A first poll
         # takes anything fresher than a tenth of the interval (a thousand new bundles
         # do not mean a thousand requests).
+        # (The 10% margin: our own previous answer is dated when its request left, a
+        # little after our last poll time, and must not count as fresh.)
         last = bundle.status.last_poll_time
-        max_age = now - last if last is not None else spec.registry.poll_interval / 10
+        max_age = (now - last) * 0.9 if last is not None else spec.registry.poll_interval / 10
         key = repository.cache_key
         listing = self.registry.list_tags(repository, max_age=max_age)
         if isinstance(listing, RegistryUnavailable):
