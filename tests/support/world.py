@@ -136,6 +136,7 @@ class World:
                     self.jobs[meta["name"]] = JobObservation(
                         name=meta["name"],
                         namespace=meta["namespace"],
+                        kind=meta["labels"][jobspec.LABEL_JOB_KIND],
                         tag=annotations[jobspec.ANNOTATION_TAG],
                         digest=annotations[jobspec.ANNOTATION_DIGEST],
                         values_hash=annotations[jobspec.ANNOTATION_VALUES_HASH],

@@ -324,3 +324,100 @@ def test_redeploy_at_annotation_applies_the_current_version_again():
     world.finish_jobs()
     world.settle()
     assert 2 == len(world.created)
+
+
+def test_rollback_annotation_holds_a_version_from_history_despite_the_guard():
+    world = _world()
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    world.finish_jobs()
+    world.tags["1.1.0"] = digest_of("1.1.0")
+    world.annotations = (("werf.io/reconcile-at", "1"),)
+    world.step()
+    world.finish_jobs()
+    world.settle()
+    assert "1.1.0" == world.status.last_applied_tag
+    world.annotations = (("werf.io/rollback-to-version", "1.0.0"),)
+    world.step()
+    world.finish_jobs()
+    world.settle()
+    assert ("1.0.0", "Synced") == (world.status.last_applied_tag, world.status.phase)
+    world.advance(timedelta(minutes=20))  # polls keep offering 1.1.0; the hold wins
+    world.settle()
+    assert "1.0.0" == world.status.last_applied_tag
+    world.annotations = ()  # normal selection resumes at the next poll
+    world.advance(timedelta(minutes=20))
+    world.step()
+    world.finish_jobs()
+    world.settle()
+    assert "1.1.0" == world.status.last_applied_tag
+
+
+def test_rollback_to_an_unknown_version_stalls():
+    world = _world()
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.annotations = (("werf.io/rollback-to-version", "0.1.0"),)
+    world.step()
+    assert [] == world.created
+    assert "RollbackUnavailable" == world.status.condition("Stalled").reason
+
+
+def test_values_change_does_not_redeploy_when_turned_off():
+    world = _world(converge=ConvergeSpec(redeploy_on_values_change=False))
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    world.finish_jobs()
+    world.settle()
+    world.inputs = Inputs(values_hash="v1")
+    world.step()
+    assert 1 == len(world.created)
+    assert "Synced" == world.status.phase
+
+
+def _deleting(policy="Uninstall"):
+    world = _world(converge=ConvergeSpec(deletion_policy=policy))
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    world.finish_jobs()
+    world.settle()
+    world.deleting = True
+    return world
+
+
+def test_uninstall_policy_runs_a_job_before_the_finalizer_goes():
+    world = _deleting()
+    world.step()  # deletes the apply Job
+    world.step()  # starts the uninstall Job
+    [job] = [j for j in world.jobs.values()]
+    assert world.created[-1] == job.name
+    assert not world.gone
+    world.finish_jobs()
+    world.step()  # records Done and deletes the uninstall Job
+    assert "Done" == world.status.uninstall
+    world.step()  # no Jobs left: the finalizer goes
+    assert world.gone
+
+
+def test_failed_uninstall_is_reported_retried_and_can_be_skipped():
+    world = _deleting()
+    world.step()
+    world.step()
+    world.finish_jobs("Failed")
+    plan = world.step()
+    assert "Failed" == world.status.uninstall
+    assert any(getattr(a, "reason", "") == "UninstallFailed" for a in plan.actions)
+    world.advance(plan.requeue_after)
+    world.step()
+    assert 2 == sum(1 for n in world.created if n in world.jobs)  # the retry
+    world.annotations = (("werf.io/skip-uninstall", "true"),)
+    world.step()
+    world.step()
+    assert world.gone
+
+
+def test_retain_policy_removes_the_finalizer_without_a_job():
+    world = _deleting("Retain")
+    world.step()
+    world.step()
+    assert world.gone
+    assert 1 == len(world.created)

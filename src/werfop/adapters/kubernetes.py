@@ -378,6 +378,27 @@ class KubernetesApi:
         except AlreadyExistsError:
             pass
 
+    def _job_pods(self, namespace: str, job_name: str) -> list[Obj]:
+        pods = self.request(
+            "GET",
+            self._ns(namespace, "pods"),
+            query={"labelSelector": f"batch.kubernetes.io/job-name={job_name}"},
+            what=f"pods of Job {namespace}/{job_name}",
+        )
+        return sorted(
+            pods.get("items", []), key=lambda p: p.get("metadata", {}).get("creationTimestamp", "")
+        )
+
+    def read_job_exit_code(self, namespace: str, job_name: str) -> int | None:
+        """The werf container's exit code in the Job's newest pod, once it ended."""
+        for pod in reversed(self._job_pods(namespace, job_name)):
+            for state in (pod.get("status") or {}).get("containerStatuses") or []:
+                if state.get("name") == "werf":
+                    terminated = (state.get("state") or {}).get("terminated") or {}
+                    code = terminated.get("exitCode")
+                    return int(code) if isinstance(code, int) else None
+        return None
+
     def read_job_log(self, namespace: str, job_name: str, tail_lines: int) -> str | None:
         pods = self.request(
             "GET",

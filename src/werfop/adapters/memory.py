@@ -26,7 +26,11 @@ from werfop.core.ports import Clock, Obj, WatchEvent
 
 Listener = Callable[[str, WatchEvent], None]
 JobResult = Literal["succeeded", "failed"]
-JobDecider = Callable[[Obj], tuple[JobResult, timedelta, str]]
+# How a Job ends: result, after how long, its log, and optionally the exit code (default
+# 0 for succeeded, 1 for failed; a drift check that found drift fails with 2).
+JobDecider = Callable[
+    [Obj], tuple[JobResult, timedelta, str] | tuple[JobResult, timedelta, str, int]
+]
 
 _UID_NAMESPACE = uuid.UUID("6f1d8a4e-52c4-4a1b-9d65-2f6b3f7e0c11")
 
@@ -63,6 +67,7 @@ class _PendingJob:
     name: str
     result: JobResult
     log: str
+    exit_code: int = 0
 
 
 class MemoryCluster:
@@ -74,6 +79,7 @@ class MemoryCluster:
         self.decide_job = decide_job or (lambda job: ("succeeded", timedelta(minutes=1), ""))
         self.objects: dict[Key, Obj] = {}
         self.logs: dict[tuple[str, str], str] = {}
+        self.exit_codes: dict[tuple[str, str], int] = {}
         self.listeners: list[Listener] = []
         self.pending: list[_PendingJob] = []
         self.requests: dict[tuple[str, str], int] = {}
@@ -239,7 +245,9 @@ class MemoryCluster:
         created = self.create("Job", job)
         created.setdefault("status", {})["startTime"] = format_time(self.clock.now())
         self.objects[("Job", namespace, job["metadata"]["name"])]["status"] = created["status"]
-        result, after, log = self.decide_job(created)
+        decided = self.decide_job(created)
+        result, after, log = decided[0], decided[1], decided[2]
+        code = decided[3] if len(decided) > 3 else (0 if result == "succeeded" else 1)
         self.pending.append(
             _PendingJob(
                 at=self.clock.now() + after,
@@ -247,6 +255,7 @@ class MemoryCluster:
                 name=job["metadata"]["name"],
                 result=result,
                 log=log,
+                exit_code=code,
             )
         )
         return created
@@ -302,6 +311,10 @@ class MemoryCluster:
         except AlreadyExistsError:
             pass
 
+    def read_job_exit_code(self, namespace: str, job_name: str) -> int | None:
+        self._count("list", "pods")
+        return self.exit_codes.get((namespace, job_name))
+
     def read_job_log(self, namespace: str, job_name: str, tail_lines: int) -> str | None:
         self._count("get", "pods/log")
         text = self.logs.get((namespace, job_name))
@@ -353,6 +366,7 @@ class MemoryCluster:
                 ]
             current["status"] = status
             self.logs[(item.namespace, item.name)] = item.log
+            self.exit_codes[(item.namespace, item.name)] = item.exit_code
             self.update("Job", current)
         for key, obj in list(self.objects.items()):
             if key[0] == "Job" and key in self.objects:

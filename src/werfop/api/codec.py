@@ -25,8 +25,10 @@ from werfop.core.model import (
     BundleStatus,
     Condition,
     ConvergeSpec,
+    DriftSpec,
     FieldProblem,
     HistoryEntry,
+    JobKind,
     JobObservation,
     JobState,
     Meta,
@@ -209,6 +211,7 @@ def spec_from_json(spec: dict[str, Any]) -> BundleSpec:
     converge = spec.get("converge", {})
     tag_filter = registry.get("tagFilter", {})
     limits = converge.get("resourceLimits", {})
+    drift = converge["driftDetection"]
     requests = converge.get("resourceRequests")
     return BundleSpec(
         registry=RegistrySpec(
@@ -252,6 +255,14 @@ def spec_from_json(spec: dict[str, Any]) -> BundleSpec:
             image=converge["image"],
             log_retention_days=converge["logRetentionDays"],
             max_attempts=converge["maxAttempts"],
+            redeploy_on_values_change=converge["redeployOnValuesChange"],
+            deletion_policy=converge["deletionPolicy"],
+            drift=DriftSpec(
+                enabled=drift["enabled"],
+                interval=_duration(drift["interval"]),
+                mode=drift["mode"],
+                max_retries=drift["maxRetries"],
+            ),
         ),
         suspend=spec["suspend"],
     )
@@ -403,9 +414,21 @@ def _required_time(raw: Any) -> datetime:
 
 
 def _decode_status_field(name: str, raw: Any) -> Any:
-    if name in ("last_sync_time", "last_poll_time", "next_poll_time", "last_error_time"):
+    if name in (
+        "last_sync_time",
+        "last_poll_time",
+        "next_poll_time",
+        "last_error_time",
+        "last_drift_check_time",
+    ):
         return _required_time(raw)
-    if name in ("observed_generation", "poll_count", "consecutive_failures", "attempts"):
+    if name in (
+        "observed_generation",
+        "poll_count",
+        "consecutive_failures",
+        "attempts",
+        "drift_corrections",
+    ):
         return int(raw)
     if name == "conditions":
         return tuple(
@@ -481,7 +504,7 @@ def decode_job(obj: dict[str, Any]) -> JobObservation | None:
     return JobObservation(
         name=metadata["name"],
         namespace=metadata.get("namespace", ""),
-        kind="uninstall" if labels.get(jobspec.LABEL_JOB_KIND) == "uninstall" else "apply",
+        kind=_job_kind(labels.get(jobspec.LABEL_JOB_KIND)),
         tag=tag,
         digest=annotations.get(jobspec.ANNOTATION_DIGEST, ""),
         values_hash=annotations.get(jobspec.ANNOTATION_VALUES_HASH, ""),
@@ -492,6 +515,14 @@ def decode_job(obj: dict[str, Any]) -> JobObservation | None:
         finished_at=finished if state != "Active" else None,
         message=message,
     )
+
+
+def _job_kind(label: str | None) -> JobKind:
+    if label == "plan":
+        return "plan"
+    if label == "uninstall":
+        return "uninstall"
+    return "apply"
 
 
 def _true(condition: dict[str, Any] | None) -> bool:

@@ -314,6 +314,39 @@ CONVERGE = Field(
             minimum=1,
             maximum=10,
         ),
+        "redeployOnValuesChange": Field(
+            type="boolean",
+            description="Apply the same version again when the merged values change.",
+            default=True,
+        ),
+        "deletionPolicy": _str(
+            "Retain: deleting the bundle leaves the release. Uninstall: a Job uninstalls "
+            "the release first (bounded by timeout; annotate werf.io/skip-uninstall=true "
+            "to give up).",
+            default="Retain",
+            enum=("Retain", "Uninstall"),
+        ),
+        "driftDetection": Field(
+            type="object",
+            description="Periodic `werf bundle plan --exit-code` of the applied version.",
+            default={},
+            properties={
+                "enabled": Field(type="boolean", description="Run drift checks.", default=False),
+                "interval": _duration("Time between checks.", "15m", "1m", "24h"),
+                "mode": _str(
+                    "Report: set the Drifted condition. Correct: also apply again.",
+                    default="Report",
+                    enum=("Report", "Correct"),
+                ),
+                "maxRetries": Field(
+                    type="integer",
+                    description="Failed corrections before giving up until a new version.",
+                    default=3,
+                    minimum=0,
+                    maximum=10,
+                ),
+            },
+        ),
     },
 )
 
@@ -434,6 +467,11 @@ STATUS = Field(
         "lastHandledRetry": _str("The last werf.io/retry annotation value acted on."),
         "lastHandledReconcileAt": _str("The last werf.io/reconcile-at value acted on."),
         "lastHandledRedeployAt": _str("The last werf.io/redeploy-at value acted on."),
+        "lastDriftCheckTime": _time("When the last drift check finished"),
+        "driftCorrections": Field(
+            type="integer", description="Drift corrections tried for the applied version."
+        ),
+        "uninstall": _str("Progress of the uninstall on deletion: Running, Failed, Done."),
     },
 )
 

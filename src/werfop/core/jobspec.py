@@ -167,6 +167,42 @@ def render_apply_job(
     return job, secret_name, tuple(files)
 
 
+def render_uninstall_job(bundle: Bundle, spec: BundleSpec, attempt: int) -> dict[str, Any]:
+    """The Job that uninstalls the release when a bundle with ``deletionPolicy:
+    Uninstall`` is deleted. No owner reference: a foreground deletion of the bundle
+    must not garbage-collect the Job that is cleaning up after it."""
+    meta = bundle.meta
+    release = release_name(meta, spec)
+    target = target_namespace(meta, spec)
+    name = job_name(meta, "uninstall", release, target, "", attempt)
+    timeout = int(spec.converge.timeout.total_seconds())
+    command = [
+        "werf",
+        "helm",
+        "uninstall",
+        release,
+        "--namespace",
+        target,
+        "--wait",
+        "--timeout",
+        f"{timeout}s",
+    ]
+    annotations = {
+        ANNOTATION_BUNDLE: meta.key,
+        ANNOTATION_TAG: bundle.status.last_applied_tag or "-",
+        ANNOTATION_DIGEST: "",
+        ANNOTATION_VALUES_HASH: "",
+        ANNOTATION_ATTEMPT: str(attempt),
+    }
+    job = _job(bundle, spec, name, "uninstall", f"{name}-inputs", command, annotations)
+    job["metadata"].pop("ownerReferences", None)
+    pod = job["spec"]["template"]["spec"]
+    pod["volumes"] = [v for v in pod["volumes"] if v["name"] != "inputs"]
+    for container in pod["containers"]:
+        container["volumeMounts"] = [m for m in container["volumeMounts"] if m["name"] != "inputs"]
+    return job
+
+
 def _job(
     bundle: Bundle,
     spec: BundleSpec,

@@ -22,7 +22,7 @@ MANAGED_BY = "werfop"
 Phase = Literal["Pending", "Syncing", "Synced", "Failed", "Suspended"]
 JobState = Literal["Active", "Succeeded", "Failed"]
 JobResult = Literal["Running", "Succeeded", "Failed", "Lost"]
-JobKind = Literal["apply", "uninstall"]
+JobKind = Literal["apply", "plan", "uninstall"]
 
 
 Pairs = tuple[tuple[str, str], ...]
@@ -88,6 +88,14 @@ class ValuesSource:
 
 
 @attrs.frozen(kw_only=True)
+class DriftSpec:
+    enabled: bool = False
+    interval: timedelta = timedelta(minutes=15)
+    mode: Literal["Report", "Correct"] = "Report"
+    max_retries: int = 3
+
+
+@attrs.frozen(kw_only=True)
 class ConvergeSpec:
     service_account_name: str | None = None
     target_namespace: str | None = None
@@ -100,6 +108,9 @@ class ConvergeSpec:
     image: str = "registry.werf.io/werf/werf:2-stable"
     log_retention_days: int = 7
     max_attempts: int = 3
+    redeploy_on_values_change: bool = True
+    deletion_policy: Literal["Retain", "Uninstall"] = "Retain"
+    drift: DriftSpec = DriftSpec()
 
     @property
     def effective_requests(self) -> Resources:
@@ -213,6 +224,9 @@ class BundleStatus:
     last_handled_retry: str | None = None
     last_handled_reconcile_at: str | None = None
     last_handled_redeploy_at: str | None = None
+    last_drift_check_time: datetime | None = None
+    drift_corrections: int = 0
+    uninstall: Literal["Running", "Failed", "Done"] | None = None
 
     def condition(self, type_: str) -> Condition | None:
         for condition in self.conditions:
@@ -240,6 +254,7 @@ class JobObservation:
     finished_at: datetime | None = None
     message: str = ""
     log_tail: str | None = None
+    exit_code: int | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from werfop.core import jobspec, schedule
+from werfop.core import jobspec, schedule, uninstall
 from werfop.core.actions import (
     Action,
     AddFinalizer,
@@ -57,6 +57,8 @@ CONFIG_MAP_LOG_BYTES = 1024 * 1024
 RETRY_ANNOTATION = "werf.io/retry"
 RECONCILE_ANNOTATION = "werf.io/reconcile-at"
 REDEPLOY_ANNOTATION = "werf.io/redeploy-at"
+ROLLBACK_ANNOTATION = "werf.io/rollback-to-version"
+SKIP_UNINSTALL_ANNOTATION = "werf.io/skip-uninstall"
 
 DeployKey = tuple[str, str, str]  # (tag, digest, values hash)
 
@@ -159,6 +161,19 @@ class _Pass:
         meta = self.bundle.meta
         if FINALIZER not in meta.finalizers:
             return Plan()
+        spec = self.bundle.spec
+        old = self.bundle.status
+        skip = meta.annotation(SKIP_UNINSTALL_ANNOTATION) == "true"
+        if (
+            spec is not None
+            and spec.converge.deletion_policy == "Uninstall"
+            and not skip
+            and old.uninstall != "Done"
+        ):
+            status = uninstall.step(self, spec, old)
+            self._finish_status(old, status)
+            if status.uninstall != "Done":
+                return self._plan()
         jobs = sorted(self.bundle.jobs, key=lambda j: (j.namespace, j.name))
         for job in jobs:
             self.actions.append(DeleteJob(namespace=job.namespace, name=job.name))
@@ -209,7 +224,31 @@ class _Pass:
             status = self._observe(spec, status, self.snapshot)
         if status.next_poll_time is not None:
             self.wake.append(status.next_poll_time)
+        rollback = bundle.meta.annotation(ROLLBACK_ANNOTATION)
+        if rollback is not None:
+            status, refused = self._hold_rollback(status, rollback)
+            if refused is not None:
+                return status, refused
         return self._deploy(spec, old, status)
+
+    def _hold_rollback(self, status: BundleStatus, tag: str) -> tuple[BundleStatus, Verdict | None]:
+        """``werf.io/rollback-to-version`` holds a version from the history, whatever the
+        registry offers and whatever the downgrade guard says, while it is set."""
+        known = [e for e in status.version_history if e.tag == tag]
+        if not known:
+            return status, Verdict(
+                phase="Failed",
+                ready="False",
+                reason="RollbackUnavailable",
+                message=(
+                    f"annotation {ROLLBACK_ANNOTATION}: tag {tag!r} is not in status.versionHistory"
+                ),
+                stalled=True,
+            )
+        entry = next((e for e in known if e.result == "Succeeded"), known[0])
+        if status.desired_tag != tag:
+            self._note("RollbackHeld", tag=tag)
+        return attrs.evolve(status, desired_tag=tag, desired_digest=entry.digest), None
 
     def _reset_attempts(self, old: BundleStatus, status: BundleStatus) -> BundleStatus:
         """A spec change or a new ``werf.io/retry`` value gives the version fresh attempts."""
@@ -494,7 +533,11 @@ class _Pass:
             if desired == applied:
                 self._note("RedeployRequested", value=redeploy)
                 return self._start_job(spec, attrs.evolve(status, attempts=0), desired)
-        if desired == applied:
+        if desired == applied or (
+            not spec.converge.redeploy_on_values_change
+            and status.last_applied_values_hash is not None
+            and desired[:2] == applied[:2]
+        ):
             return status, self._synced_verdict(status)
         tries = [e for e in status.version_history if _key(e) == desired]
         last = tries[0] if tries else None

@@ -125,6 +125,8 @@ class Executor:
                 for name, content in action.secret_files
             },
         }
+        if not action.secret_files:
+            return
         try:
             self.cluster.create_secret(secret)
         except AlreadyExistsError:

@@ -144,6 +144,9 @@ class Observer:
             if job.name in needing:
                 text = self.cluster.read_job_log(job.namespace, job.name, LOG_TAIL_LINES)
                 job = attrs.evolve(job, log_tail=text)
+                if job.kind == "plan":
+                    code = self.cluster.read_job_exit_code(job.namespace, job.name)
+                    job = attrs.evolve(job, exit_code=code)
             out.append(job)
         return tuple(out)
 
