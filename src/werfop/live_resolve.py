@@ -22,7 +22,7 @@ from werfop.core.ports import Credentials, Repository
 from werfop.core.versions import Policy, select
 
 
-def _credentials(args: argparse.Namespace, host: str) -> Credentials | None | str:
+def _credentials(args: argparse.Namespace, host: str) -> Credentials | str | None:
     if args.password_stdin:
         if not args.username:
             return "--password-stdin needs --username"
