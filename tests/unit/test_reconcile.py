@@ -421,3 +421,86 @@ def test_retain_policy_removes_the_finalizer_without_a_job():
     world.step()
     assert world.gone
     assert 1 == len(world.created)
+
+
+def _drifting(mode="Report", retries=3):
+    from werfop.core.model import DriftSpec
+
+    drift = DriftSpec(enabled=True, interval=timedelta(minutes=15), mode=mode, max_retries=retries)
+    world = _world(converge=ConvergeSpec(drift=drift), poll_interval=timedelta(hours=6))
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    world.finish_jobs()
+    world.settle()
+    return world
+
+
+def _finish_check(world, exit_code, log="Plan: 1 to change"):
+    for name, job in list(world.jobs.items()):
+        if job.state == "Active":
+            assert "plan" == job.kind
+            world.jobs[name] = attrs.evolve(
+                job,
+                state="Succeeded" if exit_code == 0 else "Failed",
+                finished_at=world.now,
+                log_tail=log,
+                exit_code=exit_code,
+            )
+
+
+def test_drift_check_runs_every_interval_after_a_deploy():
+    world = _drifting()
+    plan = world.step()
+    assert timedelta(minutes=15) >= plan.requeue_after
+    world.advance(timedelta(minutes=15))
+    world.step()
+    [check] = [j for j in world.jobs.values() if j.kind == "plan"]
+    assert "Synced" == world.status.phase  # a check is background work
+    _finish_check(world, 0)
+    world.step()
+    assert "False" == world.status.condition("Drifted").status
+    world.advance(timedelta(minutes=15))
+    world.step()
+    assert 2 == sum(1 for j in world.jobs.values() if j.kind == "plan")
+
+
+def test_drift_is_reported_with_the_plan_summary():
+    world = _drifting()
+    world.advance(timedelta(minutes=15))
+    world.step()
+    _finish_check(world, 2, log="...\nDeployment/web: replicas 2 -> 3\n")
+    world.step()
+    drifted = world.status.condition("Drifted")
+    assert ("True", "DriftDetected") == (drifted.status, drifted.reason)
+    assert "replicas 2 -> 3" in drifted.message
+    assert 1 == sum(1 for j in world.jobs.values() if j.kind == "apply")  # Report: no apply
+
+
+def test_correct_mode_applies_again_then_gives_up_after_max_retries():
+    world = _drifting(mode="Correct", retries=1)
+    world.advance(timedelta(minutes=15))
+    world.step()
+    _finish_check(world, 2)
+    world.step()
+    assert 2 == sum(1 for j in world.jobs.values() if j.kind == "apply")
+    world.finish_jobs()
+    world.step()
+    world.advance(timedelta(minutes=15))
+    world.step()
+    _finish_check(world, 2)
+    world.step()
+    assert 2 == sum(1 for j in world.jobs.values() if j.kind == "apply")
+    assert "True" == world.status.condition("DriftCorrectionFailed").status
+
+
+def test_failed_check_is_unknown_not_drift():
+    world = _drifting(mode="Correct")
+    world.advance(timedelta(minutes=15))
+    world.step()
+    _finish_check(world, 1)
+    world.step()
+    assert ("Unknown", "DriftCheckFailed") == (
+        world.status.condition("Drifted").status,
+        world.status.condition("Drifted").reason,
+    )
+    assert 1 == sum(1 for j in world.jobs.values() if j.kind == "apply")

@@ -149,13 +149,8 @@ def render_apply_job(
     meta = bundle.meta
     name = job_name(meta, "apply", tag, digest, values_hash, attempt)
     secret_name = f"{name}-inputs"
-    inputs = bundle.inputs
-    files: list[tuple[str, Sensitive]] = [(f.name, f.content) for f in inputs.values_files]
-    if inputs.docker_config is not None:
-        files.append((DOCKER_CONFIG_FILE, inputs.docker_config))
-    if inputs.ca_cert is not None:
-        files.append((CA_FILE, inputs.ca_cert))
-    command = apply_command(bundle, spec, tag, tuple(f.name for f in inputs.values_files))
+    files = _input_files(bundle)
+    command = apply_command(bundle, spec, tag, tuple(f.name for f in bundle.inputs.values_files))
     annotations = {
         ANNOTATION_BUNDLE: meta.key,
         ANNOTATION_TAG: tag,
@@ -164,7 +159,39 @@ def render_apply_job(
         ANNOTATION_ATTEMPT: str(attempt),
     }
     job = _job(bundle, spec, name, "apply", secret_name, command, annotations)
-    return job, secret_name, tuple(files)
+    return job, secret_name, files
+
+
+def render_plan_job(
+    bundle: Bundle, spec: BundleSpec, *, tag: str, digest: str, values_hash: str, check: int
+) -> tuple[dict[str, Any], str, tuple[tuple[str, Sensitive], ...]]:
+    """A drift check: ``werf bundle plan --exit-code`` of the applied version with the
+    same inputs as an apply (exit 0: no drift, 2: drift, anything else: check failed)."""
+    meta = bundle.meta
+    name = job_name(meta, "plan", tag, digest, values_hash, check)
+    secret_name = f"{name}-inputs"
+    files = _input_files(bundle)
+    command = apply_command(bundle, spec, tag, tuple(f.name for f in bundle.inputs.values_files))
+    command[2] = "plan"
+    command.append("--exit-code")
+    annotations = {
+        ANNOTATION_BUNDLE: meta.key,
+        ANNOTATION_TAG: tag,
+        ANNOTATION_DIGEST: digest,
+        ANNOTATION_VALUES_HASH: values_hash,
+        ANNOTATION_ATTEMPT: str(check),
+    }
+    return _job(bundle, spec, name, "plan", secret_name, command, annotations), secret_name, files
+
+
+def _input_files(bundle: Bundle) -> tuple[tuple[str, Sensitive], ...]:
+    inputs = bundle.inputs
+    files: list[tuple[str, Sensitive]] = [(f.name, f.content) for f in inputs.values_files]
+    if inputs.docker_config is not None:
+        files.append((DOCKER_CONFIG_FILE, inputs.docker_config))
+    if inputs.ca_cert is not None:
+        files.append((CA_FILE, inputs.ca_cert))
+    return tuple(files)
 
 
 def render_uninstall_job(bundle: Bundle, spec: BundleSpec, attempt: int) -> dict[str, Any]:

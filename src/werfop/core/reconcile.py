@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from werfop.core import jobspec, schedule, uninstall
+from werfop.core import drift, jobspec, schedule, uninstall
 from werfop.core.actions import (
     Action,
     AddFinalizer,
@@ -47,7 +47,7 @@ from werfop.core.model import (
     TagList,
 )
 from werfop.core.ports import Clock
-from werfop.core.status import Verdict, apply_verdict, events_between
+from werfop.core.status import Verdict, apply_verdict, events_between, set_condition
 from werfop.core.validation import policy_for, spec_problems
 from werfop.core.versions import MAX_REJECTIONS, TOO_YOUNG, matches, select
 
@@ -93,7 +93,13 @@ def jobs_needing_logs(bundle: Bundle) -> tuple[JobObservation, ...]:
     """Finished Jobs whose result the status has not recorded yet: the runtime reads
     their log tail before the pass so that the pass can keep it."""
     recorded = {e.job_name for e in bundle.status.version_history if e.result != "Running"}
-    return tuple(j for j in bundle.jobs if j.state != "Active" and j.name not in recorded)
+    checks = drift.pending_checks(bundle.jobs, bundle.status.last_drift_check_time)
+    applies = [
+        j
+        for j in bundle.jobs
+        if j.kind == "apply" and j.state != "Active" and j.name not in recorded
+    ]
+    return tuple(applies + checks)
 
 
 def _key(entry: HistoryEntry | JobObservation) -> DeployKey:
@@ -123,6 +129,7 @@ class _Pass:
     actions: list[Action] = attrs.field(factory=list)
     timeline: list[Occurrence] = attrs.field(factory=list)
     wake: list[datetime] = attrs.field(factory=list)
+    drifted: bool = False
 
     # -- entry -------------------------------------------------------------------------
 
@@ -211,6 +218,7 @@ class _Pass:
         status = attrs.evolve(
             status, resolved_target_namespace=jobspec.target_namespace(bundle.meta, spec)
         )
+        status, self.drifted = drift.record(self, spec, status)
         if spec.suspend:
             status = attrs.evolve(status, next_poll_time=None)
             return status, Verdict(
@@ -258,8 +266,14 @@ class _Pass:
             self._note("RetryRequested", value=retry)
             return attrs.evolve(status, attempts=0, last_handled_retry=retry)
         if old.observed_generation and meta.generation != old.observed_generation:
-            return attrs.evolve(status, attempts=0)
+            return self._fresh_corrections(attrs.evolve(status, attempts=0))
         return status
+
+    def _fresh_corrections(self, status: BundleStatus) -> BundleStatus:
+        status = attrs.evolve(status, drift_corrections=0)
+        return set_condition(
+            status, drift.CORRECTION_FAILED, None, "", "", self.now, self.bundle.meta.generation
+        )
 
     # -- Jobs --------------------------------------------------------------------------
 
@@ -342,6 +356,8 @@ class _Pass:
         self, status: BundleStatus, entry: HistoryEntry, job: JobObservation | None
     ) -> BundleStatus:
         if entry.result == "Succeeded":
+            if (entry.tag, entry.digest) != (status.last_applied_tag, status.last_applied_digest):
+                status = self._fresh_corrections(status)  # a new version: corrections anew
             status = attrs.evolve(
                 status,
                 last_applied_tag=entry.tag,
@@ -504,6 +520,15 @@ class _Pass:
                 message=f"job {entry.job_name} is applying tag {entry.tag}",
                 reconciling=True,
             )
+        if any(j.kind == "plan" and j.state == "Active" for j in self.bundle.jobs):
+            if status.desired_tag is not None and status.desired_tag != status.last_applied_tag:
+                return status, Verdict(
+                    phase="Syncing",
+                    ready="Unknown",
+                    reason="Progressing",
+                    message=f"tag {status.desired_tag} deploys after the running drift check",
+                    reconciling=True,
+                )
         if inputs.problems:
             return status, Verdict(
                 phase="Failed",
@@ -538,7 +563,18 @@ class _Pass:
             and status.last_applied_values_hash is not None
             and desired[:2] == applied[:2]
         ):
-            return status, self._synced_verdict(status)
+            if any(j.kind == "plan" and j.state == "Active" for j in self.bundle.jobs):
+                return status, self._synced_verdict(status)  # a drift check is running
+            checked = drift.step(self, spec, status, self.drifted)
+            if checked is not None and checked.active_job_name is not None:
+                return checked, Verdict(
+                    phase="Syncing",
+                    ready="Unknown",
+                    reason="CorrectingDrift",
+                    message=f"job {checked.active_job_name} applies tag {desired[0]} again",
+                    reconciling=True,
+                )
+            return checked or status, self._synced_verdict(status)
         tries = [e for e in status.version_history if _key(e) == desired]
         last = tries[0] if tries else None
         if last is not None and last.result in ("Failed", "Lost"):

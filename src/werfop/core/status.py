@@ -34,6 +34,24 @@ class Verdict:
     stalled: bool = False
 
 
+def set_condition(
+    status: BundleStatus,
+    type_: str,
+    value: ConditionStatus | None,
+    reason: str,
+    message: str,
+    now: datetime,
+    generation: int,
+) -> BundleStatus:
+    """``status`` with condition ``type_`` set (or removed, when ``value`` is None); the
+    transition time moves only when the condition's status does."""
+    others = tuple(c for c in status.conditions if c.type != type_)
+    if value is None:
+        return attrs.evolve(status, conditions=others)
+    updated = _condition(status, type_, value, reason, message, now, generation)
+    return attrs.evolve(status, conditions=(*others, updated))
+
+
 def _condition(
     old: BundleStatus,
     type_: str,
@@ -70,6 +88,8 @@ def apply_verdict(
         conditions.append(
             _condition(old, STALLED, "True", verdict.reason, verdict.message, now, generation)
         )
+    # Conditions owned by other concerns (Drifted, DriftCorrectionFailed) are kept.
+    conditions += [c for c in new.conditions if c.type not in (READY, RECONCILING, STALLED)]
     return attrs.evolve(
         new,
         phase=verdict.phase,
