@@ -454,7 +454,7 @@ def test_drift_check_runs_every_interval_after_a_deploy():
     assert timedelta(minutes=15) >= plan.requeue_after
     world.advance(timedelta(minutes=15))
     world.step()
-    [check] = [j for j in world.jobs.values() if j.kind == "plan"]
+    assert 1 == sum(1 for j in world.jobs.values() if j.kind == "plan")
     assert "Synced" == world.status.phase  # a check is background work
     _finish_check(world, 0)
     world.step()

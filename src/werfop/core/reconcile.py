@@ -520,15 +520,6 @@ class _Pass:
                 message=f"job {entry.job_name} is applying tag {entry.tag}",
                 reconciling=True,
             )
-        if any(j.kind == "plan" and j.state == "Active" for j in self.bundle.jobs):
-            if status.desired_tag is not None and status.desired_tag != status.last_applied_tag:
-                return status, Verdict(
-                    phase="Syncing",
-                    ready="Unknown",
-                    reason="Progressing",
-                    message=f"tag {status.desired_tag} deploys after the running drift check",
-                    reconciling=True,
-                )
         if inputs.problems:
             return status, Verdict(
                 phase="Failed",
@@ -617,6 +608,14 @@ class _Pass:
         self, spec: BundleSpec, status: BundleStatus, desired: DeployKey
     ) -> tuple[BundleStatus, Verdict]:
         tag, digest, values_hash = desired
+        if any(j.kind == "plan" and j.state == "Active" for j in self.bundle.jobs):
+            return status, Verdict(  # one active Job per bundle: wait for the drift check
+                phase="Syncing",
+                ready="Unknown",
+                reason="Progressing",
+                message=f"tag {tag} deploys after the running drift check",
+                reconciling=True,
+            )
         numbers = [e.attempt for e in status.version_history if _key(e) == desired]
         numbers += [j.attempt for j in self.bundle.jobs if _key(j) == desired]
         attempt = max(numbers, default=0) + 1
