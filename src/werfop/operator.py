@@ -22,8 +22,10 @@ from datetime import timedelta
 from werfop.adapters.clock import SystemClock
 from werfop.adapters.kubernetes import KubernetesApi, every
 from werfop.adapters.registry import HttpxRegistry
+from werfop.core.errors import WerfopError
 from werfop.runtime import logs
 from werfop.runtime.controller import Controller
+from werfop.runtime.hooks import RegistryHook
 from werfop.runtime.http import Endpoints
 from werfop.runtime.leader import LeaderElector
 from werfop.runtime.metrics import CountingRegistry, Metrics
@@ -70,6 +72,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=75.0,
         help="seconds of silence after which a watch is reconnected (default 75)",
     )
+    parser.add_argument(
+        "--no-cross-namespace",
+        action="store_true",
+        help="refuse every bundle whose targetNamespace is not its own namespace",
+    )
+    parser.add_argument(
+        "--webhook-secret",
+        default="",
+        help="NAMESPACE/NAME of a Secret whose key 'token' authenticates POST /hooks/registry "
+        "(HMAC-SHA256 signature or bearer token); served on --health-addr",
+    )
+    parser.add_argument(
+        "--watch-labelled-secrets",
+        action="store_true",
+        help="also watch Secrets labelled werf.io/watch=true (needs list/watch on secrets)",
+    )
     parser.add_argument("--leader-elect-lease-duration", type=float, default=15.0)
     parser.add_argument("--leader-elect-renew-deadline", type=float, default=10.0)
     parser.add_argument("--leader-elect-retry-period", type=float, default=2.0)
@@ -114,6 +132,27 @@ def _after_action_failpoint(spec: str):  # type: ignore[no-untyped-def]
             os._exit(137)
 
     return hook
+
+
+def _secret_reader(cluster: KubernetesApi, ref: str):  # type: ignore[no-untyped-def]
+    """Read the webhook token from its Secret, at most every 30 s (rotation works)."""
+    namespace, _, name = ref.partition("/")
+    cached: dict[str, object] = {"at": 0.0, "value": None}
+
+    def read() -> bytes | None:
+        if time.monotonic() - float(cached["at"]) > 30:  # type: ignore[arg-type]
+            import base64
+
+            try:
+                secret = cluster.get_secret(namespace, name) or {}
+                raw = (secret.get("data") or {}).get("token")
+                cached["value"] = base64.b64decode(raw) if raw else None
+            except WerfopError:
+                pass  # keep the last good value
+            cached["at"] = time.monotonic()
+        return cached["value"]  # type: ignore[return-value]
+
+    return read
 
 
 def _pod_namespace() -> str:
@@ -169,12 +208,15 @@ def run(args: argparse.Namespace) -> int:
         on_timeline=timeline,
         on_problems=problems,
         after_action=_after_action_failpoint(failpoint),
+        allow_cross_namespace=not args.no_cross_namespace,
         contain_bugs=True,
         metrics=metrics,
     )
     stop = threading.Event()
     threads: list[threading.Thread] = []
-    informers = cluster.informers(controller.on_event, stop)
+    informers = cluster.informers(
+        controller.on_event, stop, watch_secrets=args.watch_labelled_secrets
+    )
     for informer in informers:
         thread = threading.Thread(
             target=informer.run, name=f"informer-{informer.kind}", daemon=True
@@ -227,7 +269,12 @@ def run(args: argparse.Namespace) -> int:
             return True, "leading"
         return (elector.healthy, "standby" if elector.healthy else "cannot reach the Lease")
 
-    endpoints = [Endpoints(args.health_addr, healthy=healthy, ready=ready)]
+    hook = None
+    if args.webhook_secret:
+        hook = RegistryHook(
+            _secret_reader(cluster, args.webhook_secret), controller.registry_pushed
+        )
+    endpoints = [Endpoints(args.health_addr, healthy=healthy, ready=ready, hook=hook)]
     if args.metrics_addr not in ("0", ""):
         endpoints.append(
             Endpoints(args.metrics_addr, healthy=healthy, ready=ready, registry=metrics.registry)

@@ -51,12 +51,15 @@ class JobRule:
     bundle: str | None = None
     tag: str | None = None
     attempt: int | None = None
+    kind: str | None = None  # apply, plan (drift check) or uninstall
+    exit_code: int | None = None
 
-    def matches(self, bundle: str, tag: str, attempt: int) -> bool:
+    def matches(self, bundle: str, tag: str, attempt: int, kind: str) -> bool:
         return (
             (self.bundle is None or self.bundle in (bundle, bundle.split("/", 1)[1]))
             and (self.tag is None or self.tag == tag)
             and (self.attempt is None or self.attempt == attempt)
+            and (self.kind is None or self.kind == kind)
         )
 
 
@@ -68,6 +71,7 @@ class Change:
     name: str
     patch: dict[str, Any] | None
     delete: bool = False
+    notify: str | None = None  # a registry notification for this repository
 
 
 @attrs.frozen(kw_only=True)
@@ -92,7 +96,8 @@ def load_manifests(paths: Iterable[str]) -> list[tuple[str, int, dict[str, Any]]
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml"))
+            # the folder's own files only: examples/features/* are scenarios of their own
+            files += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
         elif path.is_file():
             files.append(path)
         else:
@@ -227,6 +232,8 @@ def _registry_events(
             event = _registry_event(path, where, item, at, problems)
             if event is not None:
                 events.append((repo, at, event))
+            if item.get("notify"):  # the registry also sends a push notification
+                events.append((repo, at, "notify"))
     return events
 
 
@@ -307,12 +314,18 @@ def _job_rule(path: str, where: str, item: Any, problems: list[str]) -> JobRule 
         problems.append(f"{path}: {where}.after: must be a duration")
         return None
     attempt = item.get("attempt")
+    exit_code = item.get("exitCode")
+    if exit_code is not None and not isinstance(exit_code, int):
+        problems.append(f"{path}: {where}.exitCode: must be an integer")
+        return None
     return JobRule(
         result=result,
         after=after,
         bundle=item.get("bundle"),
         tag=str(item["tag"]) if item.get("tag") is not None else None,
         attempt=int(attempt) if attempt is not None else None,
+        kind=item.get("kind"),
+        exit_code=exit_code,
     )
 
 
@@ -353,18 +366,26 @@ def simulate(
     events: list[dict[str, Any]] = []
     jobs_run: dict[str, int] = {}
 
-    def decide_job(job: dict[str, Any]) -> tuple[Any, timedelta, str]:
+    def decide_job(job: dict[str, Any]) -> tuple[Any, timedelta, str, int]:
         annotations = job["metadata"].get("annotations") or {}
         bundle = annotations.get(jobspec.ANNOTATION_BUNDLE, "")
         tag = annotations.get(jobspec.ANNOTATION_TAG, "")
         attempt = int(annotations.get(jobspec.ANNOTATION_ATTEMPT, "1"))
-        jobs_run[bundle] = jobs_run.get(bundle, 0) + 1
+        kind = job["metadata"]["labels"].get(jobspec.LABEL_JOB_KIND, "apply")
+        if kind == "apply":
+            jobs_run[bundle] = jobs_run.get(bundle, 0) + 1
         rule = next(
-            (r for r in scenario.job_rules if r.matches(bundle, tag, attempt)), scenario.default_job
+            (r for r in scenario.job_rules if r.matches(bundle, tag, attempt, kind)),
+            scenario.default_job,
         )
         command = " ".join(job["spec"]["template"]["spec"]["containers"][0]["command"])
-        verdict = "Succeeded" if rule.result == "succeeded" else "Error: release failed"
-        return rule.result, rule.after, f"$ {command}\n{verdict}\n"
+        code = (
+            rule.exit_code
+            if rule.exit_code is not None
+            else (0 if rule.result == "succeeded" else 1)
+        )
+        verdict = {0: "Succeeded", 2: "Plan: changes detected"}.get(code, "Error: release failed")
+        return rule.result, rule.after, f"$ {command}\n{verdict}\n", code
 
     def record(key: str, moment: datetime, timeline: tuple[Occurrence, ...]) -> None:
         for occurrence in timeline:
@@ -378,8 +399,14 @@ def simulate(
     for obj in objects:
         if obj["kind"] == "WerfBundle":  # every followed repository exists, maybe empty
             registry.create(obj["spec"]["registry"]["url"].removeprefix("oci://"))
+    notifications = []
     for repository, at, event in scenario.registry_events:
-        registry.schedule(repository, at, event)
+        if event == "notify":
+            notifications.append(
+                Change(at=at, kind="", namespace="", name="", patch=None, notify=repository)
+            )
+        else:
+            registry.schedule(repository, at, event)
     economy = RegistryEconomy(registry, clock)
     controller = Controller(cluster, economy, clock, on_timeline=record)
     namespaces = sorted(
@@ -395,7 +422,7 @@ def simulate(
     cluster.listeners.append(controller.on_event)
     controller.resync()
 
-    changes = list(scenario.changes)
+    changes = sorted([*scenario.changes, *notifications], key=lambda c: c.at)
     started = time.monotonic()
     last_report = started
     same_instant = (clock.now(), 0)
@@ -408,7 +435,11 @@ def simulate(
         moment = max(min(moments), clock.now())
         clock.set(moment)
         while changes and changes[0].at <= moment:
-            _apply_change(cluster, changes.pop(0))
+            change = changes.pop(0)
+            if change.notify is not None:
+                controller.registry_pushed(change.notify)
+            else:
+                _apply_change(cluster, change)
         cluster.advance(moment)
         passes = controller.run_due(moment)
         count = same_instant[1] + passes if same_instant[0] == moment else passes

@@ -41,6 +41,7 @@ REQUEST_TIMEOUT = (5.0, 30.0)  # connect, read (seconds): no call may hang forev
 WATCH_SERVER_TIMEOUT = 240  # the API server ends each watch after this many seconds
 WATCH_READ_TIMEOUT = 75.0  # silence longer than this on a watch means a stalled stream
 MANAGED_JOBS = "app.kubernetes.io/managed-by=werfop"
+WATCH_LABEL = "werf.io/watch=true"
 
 Listener = Callable[[str, WatchEvent], None]
 
@@ -454,10 +455,28 @@ class KubernetesApi:
     def watch_bundles_and_jobs(self) -> Iterator[WatchEvent]:
         raise NotImplementedError("use informers(): they feed listeners from threads")
 
-    def informers(self, listener: Listener, stop: threading.Event) -> list[Informer]:
+    def informers(
+        self, listener: Listener, stop: threading.Event, *, watch_secrets: bool = False
+    ) -> list[Informer]:
         """Informers for WerfBundles (per namespace, or all) and werfop's Jobs (all
-        namespaces: a Job runs in its target namespace)."""
+        namespaces: a Job runs in its target namespace), and for the ConfigMaps (and,
+        when asked, Secrets) labelled ``werf.io/watch=true``: those only wake their
+        bundles; their data is dropped at once and never cached."""
         out = []
+        watched = [("ConfigMap", "configmaps")] + ([("Secret", "secrets")] if watch_secrets else [])
+        for kind, plural in watched:
+            out.append(
+                Informer(
+                    self,
+                    kind,
+                    f"/api/v1/{plural}",
+                    WATCH_LABEL,
+                    Cache(),
+                    listener,
+                    stop,
+                    strip_data=True,
+                )
+            )
         for path in self.bundle_list_paths():
             out.append(
                 Informer(
@@ -575,8 +594,11 @@ class Informer:
         cache: Cache,
         listener: Listener,
         stop: threading.Event,
+        *,
+        strip_data: bool = False,
     ):
         self.api = api
+        self.strip_data = strip_data
         self.kind = kind
         self.path = path
         self.selector = selector
@@ -615,6 +637,8 @@ class Informer:
         items = answer.get("items", [])
         for item in items:
             item.setdefault("kind", self.kind)
+            if self.strip_data:
+                _strip(item)
         present, removed = self.cache.replace(items)
         self.resource_version = answer.get("metadata", {}).get("resourceVersion", "")
         self.relists += 1
@@ -647,6 +671,8 @@ class Informer:
                 self.resource_version = version
             if kind == "BOOKMARK":
                 continue
+            if self.strip_data:
+                _strip(obj)
             meta = obj.get("metadata") or {}
             if kind == "DELETED":
                 self.cache.drop(meta.get("namespace", ""), meta.get("name", ""))
@@ -654,6 +680,12 @@ class Informer:
                 self.cache.put(obj)
             if kind in ("ADDED", "MODIFIED", "DELETED"):
                 self.listener(self.kind, WatchEvent(type=kind, object=obj))
+
+
+def _strip(obj: Obj) -> None:
+    """Drop an object's payload: a watched Secret's data must never sit in memory."""
+    for field in ("data", "stringData", "binaryData"):
+        obj.pop(field, None)
 
 
 def every(interval: timedelta, stop: threading.Event, action: Callable[[], None]) -> None:

@@ -93,6 +93,14 @@ def step(p: _Pass, spec: BundleSpec, status: BundleStatus, drifted: bool) -> Bun
             p._note("DriftCorrection", tag=key[0], correction=status.drift_corrections + 1)
             started, _ = p._start_job(spec, status, key)
             return attrs.evolve(started, drift_corrections=status.drift_corrections + 1)
+        failed = status.condition(CORRECTION_FAILED)
+        if failed is None or failed.status != "True":
+            p._note("DriftCorrectionFailed", tag=key[0], corrections=status.drift_corrections)
+            p._event(
+                "Warning",
+                CORRECTION_FAILED,
+                f"{drift.max_retries} corrections did not remove the drift of tag {key[0]}",
+            )
         return set_condition(
             status,
             CORRECTION_FAILED,

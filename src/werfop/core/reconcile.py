@@ -234,12 +234,14 @@ class _Pass:
             self.wake.append(status.next_poll_time)
         rollback = bundle.meta.annotation(ROLLBACK_ANNOTATION)
         if rollback is not None:
-            status, refused = self._hold_rollback(status, rollback)
+            status, refused = self._hold_rollback(old, status, rollback)
             if refused is not None:
                 return status, refused
         return self._deploy(spec, old, status)
 
-    def _hold_rollback(self, status: BundleStatus, tag: str) -> tuple[BundleStatus, Verdict | None]:
+    def _hold_rollback(
+        self, old: BundleStatus, status: BundleStatus, tag: str
+    ) -> tuple[BundleStatus, Verdict | None]:
         """``werf.io/rollback-to-version`` holds a version from the history, whatever the
         registry offers and whatever the downgrade guard says, while it is set."""
         known = [e for e in status.version_history if e.tag == tag]
@@ -254,7 +256,7 @@ class _Pass:
                 stalled=True,
             )
         entry = next((e for e in known if e.result == "Succeeded"), known[0])
-        if status.desired_tag != tag:
+        if old.desired_tag != tag:
             self._note("RollbackHeld", tag=tag)
         return attrs.evolve(status, desired_tag=tag, desired_digest=entry.digest), None
 
@@ -617,7 +619,7 @@ class _Pass:
                 reconciling=True,
             )
         numbers = [e.attempt for e in status.version_history if _key(e) == desired]
-        numbers += [j.attempt for j in self.bundle.jobs if _key(j) == desired]
+        numbers += [j.attempt for j in self.bundle.jobs if j.kind == "apply" and _key(j) == desired]
         attempt = max(numbers, default=0) + 1
         manifest, secret_name, files = jobspec.render_apply_job(
             self.bundle, spec, tag=tag, digest=digest, values_hash=values_hash, attempt=attempt

@@ -43,6 +43,7 @@ def step(p: _Pass, spec: BundleSpec, status: BundleStatus) -> BundleStatus:
     if last is not None:  # failed: report, then retry after a backoff
         retry_at = (last.finished_at or p.now) + schedule.job_backoff(last.attempt)
         if status.uninstall != "Failed":
+            p._note("UninstallFailed", job=last.name, attempt=last.attempt)
             p._event(
                 "Warning",
                 "UninstallFailed",

@@ -30,7 +30,7 @@ from werfop.core.model import FieldProblem
 from werfop.core.ports import Clock, ClusterPort, WatchEvent
 from werfop.core.reconcile import reconcile
 from werfop.runtime.executor import Executor
-from werfop.runtime.observe import Observer
+from werfop.runtime.observe import WATCH_LABEL, Observer
 from werfop.runtime.queue import (
     Conflict,
     Outcome,
@@ -84,11 +84,14 @@ class Controller:
         after_action: Callable[[Action], None] | None = None,
         contain_bugs: bool = False,
         metrics: PassMetrics | None = None,
+        allow_cross_namespace: bool = True,
     ):
         self.cluster = cluster
         self.clock = clock
         self.queue = queue if queue is not None else WorkQueue()
-        self.observer = Observer(cluster, registry, clock)
+        self.observer = Observer(
+            cluster, registry, clock, allow_cross_namespace=allow_cross_namespace
+        )
         self.executor = Executor(cluster, clock, after_action)
         self.on_timeline = on_timeline
         self.on_problems = on_problems
@@ -110,6 +113,22 @@ class Controller:
             key = bundle_key_of_job(event.object)
             if key is not None:
                 self.enqueue(key)
+        elif kind in ("ConfigMap", "Secret"):
+            # Only objects labelled werf.io/watch=true wake their bundles at once; the
+            # rest are re-read at every poll.
+            if (metadata.get("labels") or {}).get(WATCH_LABEL) != "true":
+                return
+            place = (str(metadata.get("namespace")), kind, str(metadata.get("name")))
+            for key in sorted(self.observer.referrers.get(place, ())):
+                self.enqueue(key)
+
+    def registry_pushed(self, repository_url: str) -> int:
+        """A registry notification: every bundle following the repository polls now.
+        Returns how many bundles were woken."""
+        woken = self.observer.hint(repository_url.removeprefix("oci://"), self.clock.now())
+        for key in sorted(woken):
+            self.enqueue(key)
+        return len(woken)
 
     def resync(self) -> None:
         """Level-based: enqueue every bundle, so nothing missed by a watch stays missed."""

@@ -1,4 +1,5 @@
-"""The operator's HTTP endpoints: ``/healthz``, ``/readyz`` and ``/metrics``.
+"""The operator's HTTP endpoints: ``/healthz``, ``/readyz``, ``/metrics`` and
+``POST /hooks/registry`` (see ``runtime.hooks``).
 
 Role: a small threaded HTTP server (stdlib) whose answers come from callables the
 operator wires in. Must not: block a worker or expose anything but health and metrics.
@@ -12,6 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from werfop.runtime.hooks import MAX_BODY, RegistryHook
+
 Check = Callable[[], tuple[bool, str]]
 
 
@@ -23,11 +26,34 @@ def parse_addr(addr: str) -> tuple[str, int]:
 
 class Endpoints:
     def __init__(
-        self, addr: str, *, healthy: Check, ready: Check, registry: CollectorRegistry | None = None
+        self,
+        addr: str,
+        *,
+        healthy: Check,
+        ready: Check,
+        registry: CollectorRegistry | None = None,
+        hook: RegistryHook | None = None,
     ):
         endpoints = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                if self.path != "/hooks/registry" or hook is None:
+                    endpoints._answer(self, False, "not found", status=404)
+                    return
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    length = -1
+                if length < 0:
+                    endpoints._answer(self, False, "bad Content-Length", status=400)
+                    return
+                body = self.rfile.read(length) if length <= MAX_BODY else None
+                answer = hook.handle(dict(self.headers), body, self.client_address[0], length)
+                endpoints._answer(self, answer.status < 300, answer.text, status=answer.status)
+                if body is None:
+                    self.close_connection = True
+
             def do_GET(self) -> None:
                 if self.path == "/healthz":
                     endpoints._answer(self, *healthy())

@@ -45,6 +45,8 @@ from werfop.core.versions import select
 from werfop.runtime.registry_economy import RegistryEconomy
 
 LOG_TAIL_LINES = 500
+ACCEPT_ANNOTATION = "werf.io/accept-bundles-from"
+WATCH_LABEL = "werf.io/watch"
 
 
 @attrs.frozen(kw_only=True)
@@ -59,10 +61,20 @@ class Observation:
 
 
 class Observer:
-    def __init__(self, cluster: ClusterPort, registry: RegistryEconomy, clock: Clock):
+    def __init__(
+        self,
+        cluster: ClusterPort,
+        registry: RegistryEconomy,
+        clock: Clock,
+        *,
+        allow_cross_namespace: bool = True,
+    ):
         self.cluster = cluster
         self.registry = registry
         self.clock = clock
+        self.allow_cross_namespace = allow_cross_namespace
+        # (namespace, kind, name) of a ConfigMap or Secret -> the bundles that read it
+        self.referrers: dict[tuple[str, str, str], set[str]] = {}
         self._shared: dict[tuple[Any, ...], tuple[TagListing, TagList]] = {}
         self._digests: dict[tuple[Any, ...], str] = {}
         self._changed_at: dict[tuple[Any, ...], datetime] = {}
@@ -76,6 +88,7 @@ class Observer:
         spec = bundle.spec
         if spec is None or bundle.meta.deletion_timestamp is not None:
             return Observation(bundle=bundle, problems=tuple(problems))
+        self.forget_inputs(bundle.meta.key)
         inputs, credentials = self._inputs(bundle.meta, spec)
         bundle = attrs.evolve(
             bundle,
@@ -105,8 +118,26 @@ class Observer:
         self.followers.setdefault(cache_key, set()).add(key)
 
     def forget(self, key: str) -> None:
-        """The bundle is gone: stop waking it for its repository's changes."""
-        for keys in self.followers.values():
+        """The bundle is gone: stop waking it for its repository's or inputs' changes."""
+        for keys in (*self.followers.values(), *self.referrers.values()):
+            keys.discard(key)
+
+    def hint(self, repository_url: str, now: datetime) -> set[str]:
+        """A registry said it changed: the bundles following it poll now, and the first
+        of them asks the registry (the hint is never trusted as data)."""
+        self.registry.invalidate(repository_url)
+        woken: set[str] = set()
+        for cache_key, keys in self.followers.items():
+            if cache_key[0] == repository_url:
+                self._changed_at[cache_key] = now
+                woken |= keys
+        return woken
+
+    def _refer(self, key: str, namespace: str, kind: str, name: str) -> None:
+        self.referrers.setdefault((namespace, kind, name), set()).add(key)
+
+    def forget_inputs(self, key: str) -> None:
+        for keys in self.referrers.values():
             keys.discard(key)
 
     def _has_news(self, bundle: Bundle, repository: Repository) -> bool:
@@ -199,6 +230,7 @@ class Observer:
             ref = "configMapRef" if source.kind == "ConfigMap" else "secretRef"
             path = f"spec.converge.valuesFrom[{index}].{ref}.name"
             where = f"{source.kind} {meta.namespace}/{source.name}"
+            self._refer(meta.key, meta.namespace, source.kind, source.name)
             if source.kind == "ConfigMap":
                 obj = self.cluster.get_config_map(meta.namespace, source.name)
                 data = (obj or {}).get("data") or {}
@@ -242,6 +274,7 @@ class Observer:
         if not name:
             return None, None
         path = "spec.registry.secretRef.name"
+        self._refer(meta.key, meta.namespace, "Secret", name)
         secret = self.cluster.get_secret(meta.namespace, name)
         if secret is None:
             problems.append(
@@ -275,14 +308,11 @@ class Observer:
 
     def _service_account(self, meta: Meta, spec: BundleSpec, problems: list[FieldProblem]) -> None:
         target = jobspec.target_namespace(meta, spec)
-        if target != meta.namespace and self.cluster.get_namespace(target) is None:
-            problems.append(
-                FieldProblem(
-                    path="spec.converge.targetNamespace",
-                    message=f"namespace {target!r} does not exist",
-                )
-            )
-            return
+        if target != meta.namespace:
+            problem = self._tenancy(meta, target)
+            if problem is not None:
+                problems.append(FieldProblem(path="spec.converge.targetNamespace", message=problem))
+                return
         name = spec.converge.service_account_name
         if name and self.cluster.get_service_account(target, name) is None:
             problems.append(
@@ -291,6 +321,30 @@ class Observer:
                     message=f"ServiceAccount {name!r} not found in namespace {target!r}",
                 )
             )
+
+    def _tenancy(self, meta: Meta, target: str) -> str | None:
+        """Why ``meta.namespace`` may not deploy into ``target``; None when it may.
+
+        A namespace opts in with the annotation ``werf.io/accept-bundles-from``: a
+        comma-separated list of source namespaces, or ``*``; ``--no-cross-namespace``
+        forbids cross-namespace deployment outright.
+        """
+        if not self.allow_cross_namespace:
+            return (
+                f"deploying from {meta.namespace!r} into {target!r} is disabled on this "
+                "operator (--no-cross-namespace)"
+            )
+        namespace = self.cluster.get_namespace(target)
+        if namespace is None:
+            return f"namespace {target!r} does not exist"
+        annotations = (namespace.get("metadata") or {}).get("annotations") or {}
+        accepted = {s.strip() for s in str(annotations.get(ACCEPT_ANNOTATION, "")).split(",")}
+        if "*" in accepted or meta.namespace in accepted:
+            return None
+        return (
+            f"namespace {target!r} does not accept bundles from {meta.namespace!r}: an admin "
+            f"must annotate it {ACCEPT_ANNOTATION}={meta.namespace} (or *)"
+        )
 
     # -- registry ------------------------------------------------------------------------
 
