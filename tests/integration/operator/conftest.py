@@ -52,7 +52,9 @@ def jobs(kube_api) -> Iterator[dict[str, Any]]:
     def decide(job: dict[str, Any]) -> tuple[str, str]:
         state["seen"].append(job["metadata"]["name"])
         tag = job["metadata"]["annotations"].get("werf.io/tag")
-        return state["outcome"], f"werf bundle apply --tag {tag}\nrelease deployed\n"
+        return state[
+            "outcome"
+        ], f"werf bundle apply --tag {tag}\n{state.get('echo', '')}release deployed\n"
 
     controller = JobController(kube_api, decide, poll_interval=0.2)
     controller.start()
