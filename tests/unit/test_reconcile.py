@@ -504,3 +504,13 @@ def test_failed_check_is_unknown_not_drift():
         world.status.condition("Drifted").reason,
     )
     assert 1 == sum(1 for j in world.jobs.values() if j.kind == "apply")
+
+
+def test_an_apply_job_always_gets_its_inputs_secret_even_when_empty():
+    world = _world()
+    world.inputs = Inputs(values_hash="v0")  # no values, no credentials
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    [create] = [a for a in world.step().actions if isinstance(a, CreateJob)]
+    assert create.secret_name == create.job["metadata"]["name"] + "-inputs"
+    volumes = create.job["spec"]["template"]["spec"]["volumes"]
+    assert create.secret_name in [v.get("secret", {}).get("secretName") for v in volumes]

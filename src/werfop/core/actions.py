@@ -47,7 +47,7 @@ class CreateJob:
     """
 
     job: dict[str, Any] = attrs.field(hash=False)
-    secret_name: str
+    secret_name: str | None  # None: the Job mounts no inputs (the uninstall Job)
     secret_files: tuple[tuple[str, Sensitive], ...]
 
 

@@ -56,6 +56,6 @@ def step(p: _Pass, spec: BundleSpec, status: BundleStatus) -> BundleStatus:
     attempt = (last.attempt if last is not None else 0) + 1
     manifest = jobspec.render_uninstall_job(p.bundle, spec, attempt)
     name = manifest["metadata"]["name"]
-    p.actions.append(CreateJob(job=manifest, secret_name=f"{name}-inputs", secret_files=()))
+    p.actions.append(CreateJob(job=manifest, secret_name=None, secret_files=()))
     p._note("UninstallStarted", job=name, attempt=attempt)
     return attrs.evolve(status, uninstall="Running")

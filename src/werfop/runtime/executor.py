@@ -125,7 +125,7 @@ class Executor:
                 for name, content in action.secret_files
             },
         }
-        if not action.secret_files:
+        if action.secret_name is None:
             return
         try:
             self.cluster.create_secret(secret)
