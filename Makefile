@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 export HYPOTHESIS_PROFILE ?= $(if $(CI),ci,dev)
 
-.PHONY: all venv system-deps test test-fast lint format demo resolve-demo manifests clean
+.PHONY: all venv system-deps test test-fast lint format demo manifests clean
 
 all: lint test
 
@@ -43,3 +43,54 @@ demo: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# --- deploy: the CRD, the operator's manifests (deploy/) and its image (Dockerfile) ------
+IMG ?= werfop:0.1.0
+KUBECTL ?= kubectl
+DOCKER ?= docker
+CRD := deploy/crd/werf.io_werfbundles.yaml
+
+.PHONY: install uninstall deploy undeploy docker-build local-test bench
+
+# Regenerate the CRD from src/werfop/api/schema.py; `make manifests CHECK=1` only compares.
+manifests: venv
+ifdef CHECK
+	@$(VENV)/bin/werfop crd | diff -u $(CRD) - \
+		|| { echo "$(CRD) is stale: run make manifests" >&2; exit 1; }
+else
+	$(VENV)/bin/werfop crd > $(CRD).tmp && mv $(CRD).tmp $(CRD)
+endif
+
+# The CRD only.
+install:
+	$(KUBECTL) apply -f $(CRD)
+	$(KUBECTL) wait --for condition=Established crd/werfbundles.werf.io --timeout=60s
+
+# The CRD, once no WerfBundle is left (their finalizers need the operator): FORCE=1 skips the check.
+uninstall:
+	@left=$$($(KUBECTL) get werfbundles.werf.io -A -o name 2>/dev/null | wc -l); \
+	if [ "$$left" -gt 0 ] && [ -z "$(FORCE)" ]; then \
+		echo "$$left WerfBundle(s) remain: delete them while werfop runs" \
+			"(kubectl delete werfbundles --all -A --wait), or run make uninstall FORCE=1" >&2; \
+		exit 1; \
+	fi
+	$(KUBECTL) delete -f $(CRD) --ignore-not-found
+
+# Everything in deploy/ (CRD, namespace, RBAC, Deployment, admission policy) with image IMG.
+deploy:
+	set -o pipefail; KUBECTL=$(KUBECTL) deploy/scripts/kustomize.sh "$(IMG)" | $(KUBECTL) apply -f -
+	$(KUBECTL) -n werfop-system rollout status deployment/werfop --timeout=180s
+
+# Everything deploy installed but the CRD (make uninstall removes it).
+undeploy:
+	$(KUBECTL) delete -k deploy/policy --ignore-not-found
+	$(KUBECTL) delete -k deploy/manager --ignore-not-found
+	$(KUBECTL) delete -k deploy/rbac --ignore-not-found
+
+docker-build:
+	$(DOCKER) build -t "$(IMG)" .
+
+# A kind cluster (werfop-e2e, kept), the image loaded, deploy/ applied, the e2e tier run.
+# Exits 1 naming what is missing when Docker (and its daemon), kind or kubectl are absent.
+local-test: venv
+	IMG="$(IMG)" PYTHON="$(PY)" KUBECTL="$(KUBECTL)" DOCKER="$(DOCKER)" deploy/scripts/local-test.sh

@@ -1,17 +1,16 @@
 """werfop deployed with deploy/ on a kind cluster, deploying a real bundle with werf.
 
-Steps: build the operator image and load it into kind; run a registry inside the kind
-network; publish a tiny bundle (a Helm chart as an OCI artifact, the layout
-`werf bundle publish` produces for werf 2) under two tags; install the CRD and the
-operator with `kubectl apply -k deploy/`; create a namespace that accepts bundles and a
-ServiceAccount with the narrow Role from docs/job-rbac.md; apply a WerfBundle; wait
-for Synced and for the chart's ConfigMap in the target namespace, created by a real
-`werf bundle apply`.
+Steps: use the cluster ``make local-test`` prepared, or build the operator image, load
+it into a kind cluster (pytest-kind) and deploy it with deploy/; run a registry inside
+the kind network; publish a tiny bundle (a Helm chart as an OCI artifact, the layout
+`werf bundle publish` produces for werf 2) under two tags; apply a WerfBundle; wait
+until a real `werf bundle apply` in the Job makes it Synced.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -30,17 +29,43 @@ def sh(*args: str, **kwargs) -> str:
 
 
 @pytest.fixture(scope="module")
-def cluster(kind_cluster):  # pytest-kind's fixture
+def kubeconfig(request) -> str:
+    """The cluster ``make local-test`` prepared (WERFOP_E2E_KUBECONFIG, werfop already
+    deployed), or a fresh kind cluster from pytest-kind with werfop deployed here."""
+    given = os.environ.get("WERFOP_E2E_KUBECONFIG")
+    if given:
+        return given
+    cluster = request.getfixturevalue("kind_cluster")
     sh("docker", "build", "-t", IMAGE, str(ROOT))
-    kind_cluster.load_docker_image(IMAGE)
-    return kind_cluster
+    cluster.load_docker_image(IMAGE)
+    path = str(cluster.kubeconfig_path)
+    script = subprocess.run(
+        [str(ROOT / "deploy/scripts/kustomize.sh"), IMAGE],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    sh("kubectl", "--kubeconfig", path, "apply", "-f", "-", input=script.stdout)
+    sh(
+        "kubectl",
+        "--kubeconfig",
+        path,
+        "-n",
+        "werfop-system",
+        "rollout",
+        "status",
+        "deployment/werfop",
+        "--timeout=180s",
+    )
+    return path
 
 
-def _kubectl(cluster, *args: str) -> str:
-    return sh("kubectl", "--kubeconfig", str(cluster.kubeconfig_path), *args)
+def _kubectl(kubeconfig: str, *args: str) -> str:
+    return sh("kubectl", "--kubeconfig", kubeconfig, *args)
 
 
-def test_a_bundle_is_deployed_by_a_real_werf(cluster, tmp_path):
+def test_a_bundle_is_deployed_by_a_real_werf(kubeconfig, tmp_path):
     sh(
         "docker",
         "run",
@@ -60,19 +85,6 @@ def test_a_bundle_is_deployed_by_a_real_werf(cluster, tmp_path):
         pusher = OciPusher("http://127.0.0.1:5055")
         for tag in ("0.1.0", "0.2.0"):
             pusher.push_chart("e2e/hello", tag)
-        _kubectl(cluster, "apply", "-k", str(ROOT / "deploy"))
-        _kubectl(
-            cluster, "-n", "werfop-system", "set", "image", "deployment/werfop", f"werfop={IMAGE}"
-        )
-        _kubectl(
-            cluster,
-            "-n",
-            "werfop-system",
-            "rollout",
-            "status",
-            "deployment/werfop",
-            "--timeout=180s",
-        )
         manifest = tmp_path / "bundle.yaml"
         manifest.write_text(
             json.dumps(
@@ -91,10 +103,10 @@ def test_a_bundle_is_deployed_by_a_real_werf(cluster, tmp_path):
                 }
             )
         )
-        _kubectl(cluster, "apply", "-f", str(manifest))
+        _kubectl(kubeconfig, "apply", "-f", str(manifest))
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
-            status = json.loads(_kubectl(cluster, "get", "wb", "hello", "-o", "json")).get(
+            status = json.loads(_kubectl(kubeconfig, "get", "wb", "hello", "-o", "json")).get(
                 "status", {}
             )
             if status.get("phase") == "Synced":

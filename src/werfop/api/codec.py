@@ -194,7 +194,8 @@ def _url_problems(url: Any) -> list[FieldProblem]:
 
 def validate_spec(spec: Any) -> tuple[dict[str, Any], list[FieldProblem]]:
     """The spec with defaults applied, and every problem found."""
-    url = spec.get("registry", {}).get("url") if isinstance(spec, dict) else None
+    registry = spec.get("registry") if isinstance(spec, dict) else None
+    url = registry.get("url") if isinstance(registry, dict) else None
     early = _url_problems(url)
     value, problems = validate(schema.SPEC, spec, "spec")
     if early:

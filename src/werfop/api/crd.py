@@ -47,7 +47,9 @@ def openapi(field: Field) -> dict[str, Any]:
         out["items"] = openapi(field.items)
     if field.rules:
         out["x-kubernetes-validations"] = [
-            {"rule": rule.cel, "message": rule.message} for rule in field.rules
+            {"rule": rule.cel, "message": rule.message}
+            | ({"fieldPath": f".{rule.path}"} if rule.path else {})
+            for rule in field.rules
         ]
     return out
 
