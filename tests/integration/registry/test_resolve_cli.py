@@ -10,7 +10,11 @@ import pytest
 def _resolve(*args, stdin=None):
     return subprocess.run(
         [sys.executable, "-m", "werfop.main", "resolve", *args, "--output", "json"],
-        capture_output=True, text=True, input=stdin, check=False, timeout=60,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        check=False,
+        timeout=60,
     )
 
 
@@ -44,12 +48,24 @@ def test_live_resolve_with_basic_auth_from_stdin(basic_registry, repo_name):
     from support.registry.fixtures import CANARIES
 
     basic_registry.pusher.push_chart(repo_name, "1.0.0")
-    done = _resolve(f"{basic_registry.host}/{repo_name}", "--insecure", "--username", "reader",
-                    "--password-stdin", stdin=CANARIES["reader_password"] + "\n")
+    done = _resolve(
+        f"{basic_registry.host}/{repo_name}",
+        "--insecure",
+        "--username",
+        "reader",
+        "--password-stdin",
+        stdin=CANARIES["reader_password"] + "\n",
+    )
     assert 0 == done.returncode, done.stderr
     assert "1.0.0" == json.loads(done.stdout)["selected"]
-    wrong = _resolve(f"{basic_registry.host}/{repo_name}", "--insecure", "--username", "reader",
-                     "--password-stdin", stdin=CANARIES["wrong_password"] + "\n")
+    wrong = _resolve(
+        f"{basic_registry.host}/{repo_name}",
+        "--insecure",
+        "--username",
+        "reader",
+        "--password-stdin",
+        stdin=CANARIES["wrong_password"] + "\n",
+    )
     assert 1 == wrong.returncode
     assert basic_registry.host in wrong.stderr and "Unauthorized" in wrong.stderr
     assert CANARIES["wrong_password"] not in wrong.stderr + wrong.stdout
