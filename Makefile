@@ -30,13 +30,13 @@ test-fast: venv
 	$(PY) -m pytest -q tests/unit tests/property $(PYTEST_ARGS)
 
 lint: venv
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests $(wildcard benchmarks)
+	$(VENV)/bin/ruff format --check src tests $(wildcard benchmarks)
 	$(VENV)/bin/mypy
 
 format: venv
-	$(VENV)/bin/ruff format src tests benchmarks
-	$(VENV)/bin/ruff check --fix src tests benchmarks
+	$(VENV)/bin/ruff format src tests $(wildcard benchmarks)
+	$(VENV)/bin/ruff check --fix src tests $(wildcard benchmarks)
 
 demo: venv
 	$(VENV)/bin/werfop simulate examples/ --scenario examples/scenario.yaml
