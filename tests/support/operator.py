@@ -23,7 +23,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+def wait_for(
+    predicate: Callable[[], Any],
+    timeout: float = 20.0,
+    what: str = "condition",
+    interval: float = 0.1,
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -31,14 +36,22 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "c
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
+        time.sleep(interval)
 
 
 class Operator:
     """One ``werfop run`` process with its own health port and log file."""
 
-    def __init__(self, kubeconfig: Path, log: Path, args: list[str], env: dict[str, str]):
-        self.health = free_port()
+    def __init__(
+        self,
+        kubeconfig: Path,
+        log: Path,
+        args: list[str],
+        env: dict[str, str],
+        *,
+        health: int | None = None,
+    ):
+        self.health = health or free_port()
         self.metrics = free_port()
         self.log = log
         command = [

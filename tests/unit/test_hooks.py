@@ -88,12 +88,12 @@ def test_oversized_bodies_get_413_before_anything_else():
 
 
 def test_each_source_is_rate_limited():
-    moments = iter([0.0] * 22 + [10.0])
+    moments = iter([0.0] * 202 + [10.0])
     hook, _ = _hook(now=lambda: next(moments))
     statuses = [
-        hook.handle(_signed(ENVELOPE), ENVELOPE, "a", len(ENVELOPE)).status for _ in range(21)
+        hook.handle(_signed(ENVELOPE), ENVELOPE, "a", len(ENVELOPE)).status for _ in range(201)
     ]
-    assert [202] * 20 + [429] == statuses
+    assert [202] * 200 + [429] == statuses
     assert (
         202 == hook.handle(_signed(ENVELOPE), ENVELOPE, "b", len(ENVELOPE)).status
     )  # another source
@@ -105,9 +105,35 @@ def test_parse_ignores_non_push_events():
         json.dumps(
             {
                 "events": [
-                    {"action": "push", "target": {"repository": "a"}, "request": {"host": "r"}},
+                    {
+                        "action": "push",
+                        "target": {"repository": "a", "tag": "1"},
+                        "request": {"host": "r"},
+                    },
                     {"action": "delete", "target": {"repository": "b"}, "request": {"host": "r"}},
                 ]
             }
         ).encode()
     )
+
+
+def test_blob_uploads_are_not_pushes_of_anything_deployable():
+    blob = {
+        "action": "push",
+        "request": {"host": "r"},
+        "target": {
+            "repository": "a",
+            "mediaType": "application/octet-stream",
+            "digest": "sha256:1",
+        },
+    }
+    manifest = {
+        "action": "push",
+        "request": {"host": "r"},
+        "target": {
+            "repository": "b",
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "tag": "1.0.0",
+        },
+    }
+    assert {"r/b"} == parse(json.dumps({"events": [blob, manifest]}).encode())

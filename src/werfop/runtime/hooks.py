@@ -5,7 +5,8 @@ or ``Authorization: Bearer <token>``, against a shared secret), bound the body
 (413 above 1 MiB), parse the distribution registry's notification envelope
 (``events[].action == "push"``, ``target.repository``, ``target.tag``,
 ``request.host``) or a generic ``{"repository", "tag"}``, rate-limit per source
-(429), and wake the bundles that follow each repository. A notification is a hint:
+(429; generous, since a registry sends one notification per blob and manifest), and
+wake the bundles that follow each repository. A notification is a hint:
 the poll it causes still asks the registry.
 Must not: trust the body as data, or log the secret or the signature.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +25,7 @@ from typing import Any
 import attrs
 
 MAX_BODY = 1024 * 1024
+log = logging.getLogger("werfop.hooks")
 
 
 @attrs.frozen
@@ -37,8 +40,8 @@ class RegistryHook:
         secret: Callable[[], bytes | None],
         on_push: Callable[[str], int],
         *,
-        rate: float = 5.0,
-        burst: float = 20.0,
+        rate: float = 50.0,
+        burst: float = 200.0,
         monotonic: Callable[[], float] = time.monotonic,
     ):
         self.secret = secret
@@ -90,7 +93,20 @@ class RegistryHook:
         if repositories is None:
             return Answer(400, "the body is neither a registry notification nor {repository, tag}")
         woken = sum(self.on_push(url) for url in sorted(repositories))
+        log.info(
+            "RegistryNotification",
+            extra={
+                "repositories": ",".join(sorted(repositories)),
+                "woken": woken,
+                "source": source,
+            },
+        )
         return Answer(202, f"{len(repositories)} repositories, {woken} bundles to poll")
+
+
+def _is_manifest(target: dict[str, Any]) -> bool:
+    media_type = str(target.get("mediaType", ""))
+    return bool(target.get("tag")) or "manifest" in media_type or "index" in media_type
 
 
 def parse(body: bytes) -> set[str] | None:
@@ -116,7 +132,8 @@ def parse(body: bytes) -> set[str] | None:
             repository = target.get("repository") if isinstance(target, dict) else None
             if not isinstance(repository, str) or not isinstance(host, str) or not host:
                 return None
-            found.add(f"{host}/{repository}")
+            if _is_manifest(target):  # a blob upload changes nothing a tag points at
+                found.add(f"{host}/{repository}")
         return found
     repository = document.get("repository")
     if not isinstance(repository, str) or "/" not in repository:

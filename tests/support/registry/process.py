@@ -108,9 +108,11 @@ def start_registry(
     users: dict[str, str] | None = None,
     token_server: TokenServer | None = None,
     fail: Callable[[str], object] | None = None,
+    notify: tuple[str, str] | None = None,
 ) -> RunningRegistry:
     """Start a registry in ``mode`` with its files in ``folder``; raises (or ``fail``s)
-    with the registry's log when it does not come up within 15 seconds."""
+    with the registry's log when it does not come up within 15 seconds. ``notify`` is
+    (url, bearer token): the registry then sends its push notifications there."""
 
     def _fail(message: str) -> None:
         if fail is not None:
@@ -132,6 +134,20 @@ def start_registry(
         },
         "http": {"addr": host, "secret": "werfop-test-http-secret"},
     }
+    if notify is not None:
+        url, token = notify
+        config["notifications"] = {
+            "endpoints": [
+                {
+                    "name": "werfop",
+                    "url": url,
+                    "headers": {"Authorization": [f"Bearer {token}"]},
+                    "timeout": "2s",
+                    "threshold": 3,
+                    "backoff": "1s",
+                }
+            ]
+        }
     http = config["http"]
     assert isinstance(http, dict)
     users = dict(users or {})
