@@ -514,3 +514,41 @@ def test_an_apply_job_always_gets_its_inputs_secret_even_when_empty():
     assert create.secret_name == create.job["metadata"]["name"] + "-inputs"
     volumes = create.job["spec"]["template"]["spec"]["volumes"]
     assert create.secret_name in [v.get("secret", {}).get("secretName") for v in volumes]
+
+
+def test_a_poll_made_while_a_job_ran_never_causes_a_downgrade():
+    world = _world(poll_interval=timedelta(minutes=1))
+    world.tags = {"1.1.0": digest_of("1.1.0")}
+    world.step()
+    world.finish_jobs()
+    world.settle()
+    world.tags["1.2.0"] = digest_of("1.2.0")
+    world.advance(timedelta(minutes=2))
+    world.step()  # a Job for 1.2.0 starts
+    del world.tags["1.2.0"]  # ... and the tag is deleted while it runs
+    world.advance(timedelta(minutes=2))
+    world.step()  # this poll (lastApplied 1.1.0) chooses 1.1.0
+    assert "1.1.0" == world.status.desired_tag
+    world.finish_jobs()  # 1.2.0 succeeds
+    world.step()
+    world.settle()
+    assert "1.2.0" == world.status.last_applied_tag
+    assert ["1.1.0", "1.2.0"] == [world.jobs[n].tag for n in world.created]
+
+
+def test_a_narrowed_constraint_during_an_outage_starts_nothing_outside_it():
+    world = _world(version_constraint="^1")
+    world.tags = {"1.1.0": digest_of("1.1.0")}
+    world.step()
+    world.finish_jobs()
+    world.settle()
+    world.registry_down = 503
+    world.spec = attrs.evolve(
+        world.spec, registry=attrs.evolve(world.spec.registry, version_constraint="~1.0")
+    )
+    world.generation += 1
+    world.inputs = Inputs(values_hash="v1")  # values change too: would redeploy 1.1.0
+    world.step()
+    world.advance(timedelta(minutes=30))
+    world.step()
+    assert 1 == len(world.created)

@@ -47,6 +47,7 @@ from werfop.core.model import (
     TagList,
 )
 from werfop.core.ports import Clock
+from werfop.core.semver import parse_version
 from werfop.core.status import Verdict, apply_verdict, events_between, set_condition
 from werfop.core.validation import policy_for, spec_problems
 from werfop.core.versions import MAX_REJECTIONS, TOO_YOUNG, matches, select
@@ -537,6 +538,24 @@ class _Pass:
                 reason="RegistryUnavailable",
                 message=status.last_error_message or "the registry is unavailable",
             )
+        if status.desired_tag is not None and not self._still_acceptable(
+            spec, status, status.desired_tag
+        ):
+            # Chosen by an earlier poll (under an older spec, or before a Job that just
+            # succeeded moved lastAppliedTag): never deploy it now; keep what runs, if
+            # that still matches the spec.
+            self._note("DesiredDropped", tag=status.desired_tag)
+            keep = (
+                status.last_applied_tag is not None
+                and status.last_applied_digest is not None
+                and status.desired_tag != status.last_applied_tag
+                and self._still_acceptable(spec, status, status.last_applied_tag)
+            )
+            status = attrs.evolve(
+                status,
+                desired_tag=status.last_applied_tag if keep else None,
+                desired_digest=status.last_applied_digest if keep else None,
+            )
         if status.desired_tag is None or status.desired_digest is None:
             return status, self._idle_verdict(status)
         desired: DeployKey = (status.desired_tag, status.desired_digest, inputs.values_hash)
@@ -605,6 +624,20 @@ class _Pass:
                         reconciling=True,
                     )
         return self._start_job(spec, status, desired)
+
+    def _still_acceptable(self, spec: BundleSpec, status: BundleStatus, tag: str) -> bool:
+        """May ``tag`` be deployed under the current spec and the current
+        ``lastAppliedTag``? (An explicit rollback is always acceptable.)"""
+        if self.bundle.meta.annotation(ROLLBACK_ANNOTATION) == tag:
+            return True
+        if not matches(tag, policy_for(spec, status.last_applied_tag)):
+            return False
+        if tag == status.last_applied_tag:
+            return True
+        if spec.registry.tag is not None or spec.registry.allow_downgrade:
+            return True
+        wanted, applied = parse_version(tag), parse_version(status.last_applied_tag or "")
+        return wanted is None or applied is None or wanted >= applied
 
     def _start_job(
         self, spec: BundleSpec, status: BundleStatus, desired: DeployKey
