@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import attrs
@@ -321,10 +322,18 @@ def decode_bundle(obj: dict[str, Any]) -> tuple[Bundle | None, list[FieldProblem
                 message=f"must be {schema.GROUP}/{schema.VERSION} with kind {schema.KIND}",
             )
         ]
-    spec_json, problems = validate_spec(obj.get("spec"))
-    spec = spec_from_json(spec_json) if not problems else None
+    spec, found = _decode_spec(json.dumps(obj.get("spec"), sort_keys=True, default=str))
+    problems = list(found)
     status = decode_status(obj.get("status") or {})
     return Bundle(meta=meta, spec=spec, status=status, spec_problems=tuple(problems)), problems
+
+
+@lru_cache(maxsize=4096)
+def _decode_spec(text: str) -> tuple[BundleSpec | None, tuple[FieldProblem, ...]]:
+    """Validation is the costliest part of a pass and a spec rarely changes: memoised on
+    the spec's canonical JSON (so equal specs share one frozen, hashable result)."""
+    spec_json, problems = validate_spec(json.loads(text))
+    return (spec_from_json(spec_json) if not problems else None), tuple(problems)
 
 
 # --- status -------------------------------------------------------------------------------

@@ -487,13 +487,6 @@ class _Pass:
                     rejected.insert(0, Rejection(tag=candidate, reason=TOO_YOUNG))
                     self.wake.append(matures)
                     desired = None
-        if (
-            desired is None
-            and applied_tag is not None
-            and status.last_applied_digest
-            and matches(applied_tag, policy)
-        ):
-            desired = (applied_tag, status.last_applied_digest)
         self._note("Polled", selected=desired[0] if desired else None, tags=len(snapshot.tags))
         return attrs.evolve(
             status,
@@ -545,18 +538,14 @@ class _Pass:
             # succeeded moved lastAppliedTag): never deploy it now; keep what runs, if
             # that still matches the spec.
             self._note("DesiredDropped", tag=status.desired_tag)
-            keep = (
-                status.last_applied_tag is not None
-                and status.last_applied_digest is not None
-                and status.desired_tag != status.last_applied_tag
-                and self._still_acceptable(spec, status, status.last_applied_tag)
-            )
-            status = attrs.evolve(
-                status,
-                desired_tag=status.last_applied_tag if keep else None,
-                desired_digest=status.last_applied_digest if keep else None,
-            )
+            status = attrs.evolve(status, desired_tag=None, desired_digest=None)
         if status.desired_tag is None or status.desired_digest is None:
+            # Nothing newer to deploy. What runs now stays, if the spec still accepts it
+            # (a fallback recorded as "desired" could name a digest an active Job is
+            # replacing, and redeploy it afterwards).
+            running = status.last_applied_tag
+            if running is not None and self._still_acceptable(spec, status, running):
+                return status, self._synced_verdict(status)
             return status, self._idle_verdict(status)
         desired: DeployKey = (status.desired_tag, status.desired_digest, inputs.values_hash)
         applied = (

@@ -71,6 +71,17 @@ def bundle_key_of_job(job: dict) -> str | None:
     return key if isinstance(key, str) and "/" in key else None
 
 
+def _signature(metadata: dict) -> tuple[object, ...]:  # type: ignore[type-arg]
+    """What in a bundle's metadata can change a decision: its spec (generation), its
+    annotations (the werf.io/* levers), finalizers and deletion."""
+    return (
+        metadata.get("generation"),
+        tuple(sorted((metadata.get("annotations") or {}).items())),
+        tuple(metadata.get("finalizers") or ()),
+        metadata.get("deletionTimestamp"),
+    )
+
+
 class Controller:
     def __init__(
         self,
@@ -98,6 +109,7 @@ class Controller:
         self.contain_bugs = contain_bugs
         self.metrics = metrics
         self.passes = 0
+        self._seen: dict[str, tuple[object, ...]] = {}
 
     # -- feeding the queue ---------------------------------------------------------------
 
@@ -108,19 +120,26 @@ class Controller:
         """A watch event: enqueue the bundle it concerns (keys, never events)."""
         metadata = event.object.get("metadata") or {}
         if kind == "WerfBundle":
-            self.enqueue(f"{metadata.get('namespace')}/{metadata.get('name')}")
+            key = f"{metadata.get('namespace')}/{metadata.get('name')}"
+            seen = _signature(metadata)
+            if event.type == "MODIFIED" and self._seen.get(key) == seen:
+                return  # only the status moved (most often our own write): nothing to decide
+            self._seen[key] = seen
+            if event.type == "DELETED":
+                self._seen.pop(key, None)
+            self.enqueue(key)
         elif kind == "Job":
-            key = bundle_key_of_job(event.object)
-            if key is not None:
-                self.enqueue(key)
+            owner = bundle_key_of_job(event.object)
+            if owner is not None:
+                self.enqueue(owner)
         elif kind in ("ConfigMap", "Secret"):
             # Only objects labelled werf.io/watch=true wake their bundles at once; the
             # rest are re-read at every poll.
             if (metadata.get("labels") or {}).get(WATCH_LABEL) != "true":
                 return
             place = (str(metadata.get("namespace")), kind, str(metadata.get("name")))
-            for key in sorted(self.observer.referrers.get(place, ())):
-                self.enqueue(key)
+            for referrer in sorted(self.observer.referrers.get(place, ())):
+                self.enqueue(referrer)
 
     def registry_pushed(self, repository_url: str) -> int:
         """A registry notification: every bundle following the repository polls now.
