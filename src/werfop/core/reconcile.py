@@ -98,9 +98,24 @@ def jobs_needing_logs(bundle: Bundle) -> tuple[JobObservation, ...]:
     applies = [
         j
         for j in bundle.jobs
-        if j.kind == "apply" and j.state != "Active" and j.name not in recorded
+        if j.kind == "apply"
+        and j.state != "Active"
+        and j.name not in recorded
+        and not is_evicted(bundle.status, j)
     ]
     return tuple(applies + checks)
+
+
+def is_evicted(status: BundleStatus, job: JobObservation) -> bool:
+    """A finished Job older than everything the full history keeps: it was recorded
+    once and pushed out by newer Jobs (it lives on until its TTL). Not news."""
+    history = status.version_history
+    if job.state == "Active" or len(history) < MAX_HISTORY:
+        return False
+    if any(e.job_name == job.name for e in history):
+        return False
+    oldest = min(e.started_at for e in history)
+    return job.started_at is None or job.started_at <= oldest
 
 
 def _key(entry: HistoryEntry | JobObservation) -> DeployKey:
@@ -290,6 +305,8 @@ class _Pass:
         finished: list[tuple[HistoryEntry, JobObservation | None]] = []
         for job in sorted(observed.values(), key=lambda j: (j.attempt, j.name)):
             entry = history.get(job.name)
+            if entry is None and is_evicted(old, job):
+                continue
             if entry is None:
                 # Created by an earlier pass whose status write was lost, or never seen.
                 entry = HistoryEntry(
