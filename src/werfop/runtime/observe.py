@@ -13,7 +13,7 @@ import base64
 import binascii
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -38,7 +38,7 @@ from werfop.core.model import (
     ValuesFile,
 )
 from werfop.core.ports import Clock, ClusterPort, Credentials, Repository, TagListing
-from werfop.core.reconcile import is_poll_due, jobs_needing_logs
+from werfop.core.reconcile import RECONCILE_ANNOTATION, is_poll_due, jobs_needing_logs
 from werfop.core.validation import policy_for
 from werfop.core.values import merge_all, values_hash
 from werfop.core.versions import select
@@ -359,6 +359,8 @@ class Observer:
         # little after our last poll time, and must not count as fresh.)
         last = bundle.status.last_poll_time
         max_age = (now - last) * 0.9 if last is not None else spec.registry.poll_interval / 10
+        if _asked_to_poll(bundle):
+            max_age = timedelta(0)  # a user asked for news: a cached answer is not news
         key = repository.cache_key
         listing = self.registry.list_tags(repository, max_age=max_age)
         if isinstance(listing, RegistryUnavailable):
@@ -390,6 +392,15 @@ class Observer:
         if changed:
             self._changed_at[key] = now
         return attrs.evolve(tag_list, digests=tuple(digests)), key if changed else None
+
+
+def _asked_to_poll(bundle: Bundle) -> bool:
+    """A new generation or a new ``werf.io/reconcile-at`` value: poll the registry itself."""
+    status = bundle.status
+    if status.observed_generation and bundle.meta.generation != status.observed_generation:
+        return True
+    requested = bundle.meta.annotation(RECONCILE_ANNOTATION)
+    return requested is not None and requested != status.last_handled_reconcile_at
 
 
 def _secret_data(secret: dict[str, Any] | None) -> dict[str, str | None]:
