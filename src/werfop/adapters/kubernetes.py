@@ -42,6 +42,7 @@ WATCH_SERVER_TIMEOUT = 240  # the API server ends each watch after this many sec
 WATCH_READ_TIMEOUT = 75.0  # silence longer than this on a watch means a stalled stream
 MANAGED_JOBS = "app.kubernetes.io/managed-by=werfop"
 WATCH_LABEL = "werf.io/watch=true"
+UID_LABEL = "werf.io/bundle-uid"
 
 Listener = Callable[[str, WatchEvent], None]
 
@@ -528,7 +529,21 @@ class Cache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._objects: dict[tuple[str, str], Obj] = {}
+        self._by_uid: dict[str, set[tuple[str, str]]] = {}  # werf.io/bundle-uid -> keys
         self.synced = False
+
+    @staticmethod
+    def _uid(obj: Obj) -> str | None:
+        return ((obj.get("metadata") or {}).get("labels") or {}).get(UID_LABEL)
+
+    def _index(self, key: tuple[str, str], obj: Obj | None, add: bool) -> None:
+        uid = self._uid(obj) if obj is not None else None
+        if uid is None:
+            return
+        if add:
+            self._by_uid.setdefault(uid, set()).add(key)
+        else:
+            self._by_uid.get(uid, set()).discard(key)
 
     def get(self, namespace: str, name: str) -> Obj | None:
         with self._lock:
@@ -540,10 +555,18 @@ class Cache:
             return [json.loads(json.dumps(o)) for _, o in sorted(self._objects.items())]
 
     def select(self, selector: str) -> list[Obj]:
+        """Objects matching ``selector``; a ``werf.io/bundle-uid=...`` term uses the index
+        (a bundle's pass must not scan every Job of every bundle)."""
+        uid = next(
+            (t.split("=", 1)[1] for t in selector.split(",") if t.startswith(UID_LABEL + "=")),
+            None,
+        )
         with self._lock:
+            keys = sorted(self._by_uid.get(uid, set())) if uid else sorted(self._objects)
+            found = [self._objects[k] for k in keys if k in self._objects]
             return [
                 json.loads(json.dumps(o))
-                for _, o in sorted(self._objects.items())
+                for o in found
                 if matches_selector(o.get("metadata", {}).get("labels") or {}, selector)
             ]
 
@@ -554,11 +577,13 @@ class Cache:
             current = self._objects.get(key)
             if only_if_newer and current is not None and _older(meta, current["metadata"]):
                 return
+            self._index(key, current, add=False)
             self._objects[key] = obj
+            self._index(key, obj, add=True)
 
     def drop(self, namespace: str, name: str) -> None:
         with self._lock:
-            self._objects.pop((namespace, name), None)
+            self._index((namespace, name), self._objects.pop((namespace, name), None), add=False)
 
     def replace(self, objects: list[Obj]) -> tuple[list[Obj], list[Obj]]:
         """Swap in a fresh list; returns (present, removed) for synthetic events."""
@@ -566,6 +591,9 @@ class Cache:
         with self._lock:
             removed = [o for k, o in self._objects.items() if k not in fresh]
             self._objects = fresh
+            self._by_uid = {}
+            for key, obj in fresh.items():
+                self._index(key, obj, add=True)
             self.synced = True
         return list(fresh.values()), removed
 

@@ -7,11 +7,13 @@ Equality-based (``a=b``, ``a==b``, ``a!=b``), existence (``a``, ``!a``) and set-
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _SET_TERM = re.compile(r"^\s*([^\s!=]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
 
 
-def _terms(selector: str) -> list[str]:
+@lru_cache(maxsize=1024)
+def _terms(selector: str) -> tuple[str, ...]:
     terms, depth, current = [], 0, ""
     for char in selector:
         if char == "(":
@@ -24,7 +26,7 @@ def _terms(selector: str) -> list[str]:
         else:
             current += char
     terms.append(current)
-    return [t.strip() for t in terms if t.strip()]
+    return tuple(t.strip() for t in terms if t.strip())
 
 
 def matches_selector(labels: dict[str, str], selector: str) -> bool:
