@@ -87,6 +87,10 @@ undeploy:
 	$(KUBECTL) delete -k deploy/manager --ignore-not-found
 	$(KUBECTL) delete -k deploy/rbac --ignore-not-found
 
+# The quick benchmark set (a few minutes); docs/benchmarks.md holds the full figures.
+bench: venv
+	$(PY) benchmarks/run_quick.py
+
 docker-build:
 	$(DOCKER) build -t "$(IMG)" .
 
