@@ -1,0 +1,174 @@
+"""Figure 2: simulator scale: N bundles over D virtual days at a 5-minute poll interval.
+
+Drives ``werfop.simulate.simulate()`` (the operator's own Controller over
+``MemoryCluster`` + ``ScriptedRegistry`` + ``RegistryEconomy`` + ``ManualClock``) with
+generated bundles (``scenarios.py``: R repositories, a new release per repository every
+few hours, Jobs succeed after a minute). Prints wall time, passes (decisions) and polls
+per second, peak RSS (``resource.getrusage``) and the events ``simulate`` keeps.
+
+When the full size (1,000 bundles, 7 days, ~2 million polls) exceeds ``--max-wall``, the
+run is stopped (through ``simulate``'s progress hook) and the figure is extrapolated
+from the fraction of virtual time done; the output says so.
+``--profile N`` prints the top N functions by own time (cProfile; the simulator is
+single threaded).
+
+Target: 1,000 bundles x 7 days in under 60 s on this 2-core machine.
+
+Usage: .venv/bin/python benchmarks/bench_simulator.py [--quick] [--span 24h] [--profile 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import re
+import sys
+import time
+from datetime import timedelta
+
+import scenarios
+from common import header, self_peak_rss_mib, table
+
+from werfop.simulate import simulate
+
+
+class OutOfTime(Exception):
+    """Raised from the progress hook to stop a run that exceeds ``--max-wall``."""
+
+
+class Progress(io.TextIOBase):
+    """The ``progress`` stream ``simulate`` writes to every ~2 s; stops the run when the
+    wall-time budget is spent, remembering how far it got."""
+
+    LINE = re.compile(r"simulate:\s+([\d.]+)% of virtual time, (\d+) passes")
+
+    def __init__(self, budget: float, started: float) -> None:
+        self.budget = budget
+        self.started = started
+        self.done = 0.0
+        self.passes = 0
+        self.points: list[tuple[float, int, float]] = []  # (done, passes, wall)
+
+    def write(self, text: str) -> int:
+        match = self.LINE.search(text)
+        if match:
+            self.done = float(match.group(1)) / 100
+            self.passes = int(match.group(2))
+            self.points.append((self.done, self.passes, time.perf_counter() - self.started))
+        if time.perf_counter() - self.started > self.budget:
+            raise OutOfTime
+        return len(text)
+
+
+def run(bundles: int, span: timedelta, repos: int, every: timedelta, budget: float) -> dict:
+    objects = scenarios.bundles(bundles, repos)
+    scenario = scenarios.scenario(repos, span, every)
+    started = time.perf_counter()
+    progress = Progress(budget, started)
+    try:
+        result = simulate(objects, scenario, progress=progress)
+    except OutOfTime:
+        wall = time.perf_counter() - started
+        return {
+            "wall": wall,
+            "done": progress.done,
+            "passes": progress.passes,
+            "polls": None,
+            "events": None,
+            "requests": None,
+            "rates": _rates(progress.points),
+        }
+    wall = time.perf_counter() - started
+    polls = sum(1 for e in result.events if e["type"] == "Polled")
+    return {
+        "wall": wall,
+        "done": 1.0,
+        "passes": result.passes,
+        "polls": polls,
+        "events": len(result.events),
+        "event_mib": _events_mib(result.events),
+        "requests": sum(v["requests"] for v in result.registry.values()),
+        "rates": _rates(progress.points),
+    }
+
+
+def _rates(points: list[tuple[float, int, float]]) -> str:
+    """Decisions per second over the first and the last reported stretch of the run:
+    whether a pass gets dearer as the run goes on (retained Jobs, events)."""
+    if len(points) < 3:
+        return "-"
+    (d0, p0, w0), (_, p1, w1) = points[0], points[1]
+    (_, p2, w2), (d3, p3, w3) = points[-2], points[-1]
+    first = (p1 - p0) / max(w1 - w0, 1e-9)
+    last = (p3 - p2) / max(w3 - w2, 1e-9)
+    return f"{first:,.0f} at {d0:.0%} -> {last:,.0f} at {d3:.0%}"
+
+
+def _events_mib(events: list[dict]) -> float:
+    """Approximate memory held by the event dicts ``simulate`` returns (sampled)."""
+    if not events:
+        return 0.0
+    sample = events[:: max(1, len(events) // 2000)]
+    per = sum(
+        sys.getsizeof(e) + sum(sys.getsizeof(v) for v in e.values() if isinstance(v, str))
+        for e in sample
+    ) / len(sample)
+    return per * len(events) / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100 bundles for 3 h")
+    parser.add_argument("--bundles", type=int, default=1000)
+    parser.add_argument("--span", default="7d", help="virtual time, e.g. 12h or 7d")
+    parser.add_argument("--repos", type=int, default=10)
+    parser.add_argument("--push-every", default="3h")
+    parser.add_argument("--max-wall", type=float, default=600.0, help="seconds (then extrapolate)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="print top N costs")
+    args = parser.parse_args()
+    if args.quick:
+        args.bundles, args.span = 100, "3h"
+    span = scenarios.parse_span(args.span)
+    header(
+        f"Figure 2: simulate() with {args.bundles} bundles, {args.repos} repositories, "
+        f"{args.span} virtual, poll 5m, a release per repository every {args.push_every}"
+    )
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler is not None:
+        profiler.enable()
+    figures = run(
+        args.bundles, span, args.repos, scenarios.parse_span(args.push_every), args.max_wall
+    )
+    if profiler is not None:
+        profiler.disable()
+    wall, done = figures["wall"], figures["done"]
+    expected_polls = args.bundles * span / timedelta(minutes=5)
+    rows = [
+        ("virtual time done", f"{done:.1%} of {args.span}"),
+        ("wall time, s", wall),
+        (
+            "wall time for the full span, s",
+            wall if done >= 1 else f"~{wall / max(done, 1e-9):,.0f} (extrapolated, linear)",
+        ),
+        ("passes (decisions)", figures["passes"]),
+        ("decisions/s", figures["passes"] / wall),
+        ("decisions/s early -> late in the run", figures["rates"]),
+        ("polls", figures["polls"] if figures["polls"] is not None else "-"),
+        ("polls expected (N x span / 5m)", round(expected_polls * done)),
+        ("polls/s", (figures["polls"] / wall) if figures["polls"] else "-"),
+        ("peak RSS, MiB (ru_maxrss)", self_peak_rss_mib()),
+        ("events kept by simulate()", figures["events"] if figures["events"] else "-"),
+        ("  of which memory, MiB (approx.)", figures.get("event_mib", "-")),
+        ("registry requests", figures["requests"] if figures["requests"] else "-"),
+    ]
+    print(table(("figure", "value"), rows))
+    if profiler is not None:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(args.profile)
+        print(out.getvalue())
+
+
+if __name__ == "__main__":
+    main()
