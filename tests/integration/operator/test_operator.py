@@ -149,7 +149,7 @@ def test_exhausted_attempts_fail_until_a_new_retry_value(
     wait_for(
         lambda: (
             _ready_reason(kube_api, "app") == "RetriesExhausted"
-            and status_of(kube_api, "app")["lastHandledRetry"] == "1"
+            and status_of(kube_api, "app").get("lastHandledRetry") == "1"
         ),
         what="Failed again",
     )
