@@ -71,7 +71,7 @@ def window_row(name: str, world: InProcess, first: int, mean: float) -> tuple:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="300 bundles")
+    parser.add_argument("--quick", action="store_true", help="2.5 h (no late window)")
     parser.add_argument("--bundles", type=int, default=1000)
     parser.add_argument("--repos", type=int, default=10)
     parser.add_argument("--hours", type=float, default=3.0, help="total run (>= 2.5)")
@@ -80,7 +80,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.quick:
-        args.bundles = 300
+        args.hours = 2.5
     if args.what_if_schedule:
         import whatif
 

@@ -36,15 +36,13 @@ from inprocess import InProcess
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="200 bundles")
+    parser.add_argument("--quick", action="store_true", help="the full size (it is quick)")
     parser.add_argument("--bundles", type=int, default=1000)
     parser.add_argument("--repos", type=int, default=10)
     parser.add_argument("--hours", type=float, default=1.0)
     parser.add_argument("--push-every", default=None, help="e.g. 20m (default: no pushes)")
     parser.add_argument("--tracemalloc", action="store_true", help="show what grew (slow)")
     args = parser.parse_args()
-    if args.quick:
-        args.bundles = 200
     span = timedelta(hours=args.hours)
     push_every = scenarios.parse_span(args.push_every) if args.push_every else None
     header(

@@ -260,6 +260,7 @@ def phase(
     sample_operator: bool = False,
 ) -> dict[str, Any]:
     requests_before = len(api.requests)
+    registry_before = json.loads(command(process, "stats"))["registry_requests"]
     operator_cpu = cpu_seconds(process.pid)
     own_cpu = cpu_seconds()
     sampler.reset()
@@ -275,6 +276,7 @@ def phase(
     wall = time.monotonic() - started
     if sample_operator:
         print(f"N={size}, {name}: operator side: " + json.loads(command(process, "report")))
+    registry_requests = json.loads(command(process, "stats"))["registry_requests"]
     records = list(api.requests)[requests_before:]
     mix = Counter(f"{r.verb} {r.rbac_resource}" for r in records if r.verb != "watch")
     return {
@@ -291,6 +293,7 @@ def phase(
         "operator_cpu": cpu_seconds(process.pid) - operator_cpu,
         "server_cpu": cpu_seconds() - own_cpu,
         "requests": sum(mix.values()),
+        "registry": registry_requests - registry_before,
         "mix": mix,
     }
 
@@ -478,6 +481,7 @@ def main() -> None:
                         r["N"] / r["recorded_s"] if r["recorded_s"] == r["recorded_s"] else "-",
                         r["requests"],
                         r["requests"] / wall,
+                        r["registry"],
                         r["operator_cpu"] / wall,
                         r["server_cpu"] / wall,
                         r["rss_peak"],
@@ -500,6 +504,7 @@ def main() -> None:
                 "bundles/s",
                 "API reqs",
                 "reqs/s",
+                "registry reqs",
                 "operator CPU",
                 "server CPU",
                 "RSS peak MiB",

@@ -76,14 +76,14 @@ def latencies(result: Result, repos: int, span: timedelta, every: timedelta) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="200 bundles for 6 h")
+    parser.add_argument("--quick", action="store_true", help="500 bundles for 12 h")
     parser.add_argument("--bundles", type=int, default=1000)
     parser.add_argument("--repos", type=int, default=10)
     parser.add_argument("--span", default="24h")
     parser.add_argument("--push-every", default="3h")
     args = parser.parse_args()
     if args.quick:
-        args.bundles, args.span = 200, "6h"
+        args.bundles, args.span = 500, "12h"
     span, every = scenarios.parse_span(args.span), scenarios.parse_span(args.push_every)
     header(
         f"Figure 3: registry economy, {args.bundles} bundles over {args.repos} repositories, "

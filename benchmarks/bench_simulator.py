@@ -120,7 +120,7 @@ def _events_mib(events: list[dict]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100 bundles for 3 h")
+    parser.add_argument("--quick", action="store_true", help="300 bundles for 12 h")
     parser.add_argument("--bundles", type=int, default=1000)
     parser.add_argument("--span", default="7d", help="virtual time, e.g. 12h or 7d")
     parser.add_argument("--repos", type=int, default=10)
@@ -129,7 +129,7 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="print top N costs")
     args = parser.parse_args()
     if args.quick:
-        args.bundles, args.span = 100, "3h"
+        args.bundles, args.span = 300, "12h"
     span = scenarios.parse_span(args.span)
     header(
         f"Figure 2: simulate() with {args.bundles} bundles, {args.repos} repositories, "

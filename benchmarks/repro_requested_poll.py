@@ -1,12 +1,14 @@
-"""Reproduction: a requested poll (``werf.io/reconcile-at``) can be answered from a tag
-list fetched before the push it was requested for.
+"""Regression check: does a requested poll (``werf.io/reconcile-at``) see a tag pushed
+just before the request?
 
 Two bundles follow one repository (poll 5m). At 100 s bundle A's poll is requested
 (the shared answer is refreshed then); at 150 s 1.1.0 is pushed; at 160 s bundle B's
-poll is requested. B's window is "fresher than 0.9 x the time since my last poll" (144
-s), the shared answer is 60 s old, so B takes it: its status says the request was
-handled, with 1.0.0 selected, and the next poll ~5 minutes later. Runs the real
-runtime in-process (``inprocess.py``).
+poll is requested. Until 2026-11-26 B took the 60-second-old shared answer (its window
+was "fresher than 0.9 x the time since my last poll", 144 s): the status said the
+request was handled, with 1.0.0, and the push was seen ~5 minutes later
+(docs/benchmarks.md, P1). The tree now asks the registry for a requested poll
+(``observe._snapshot``: ``max_age = 0``), so both rows show 1.1.0 (A is woken by B's
+change). Runs the real runtime in-process (``inprocess.py``).
 
 Usage: .venv/bin/python benchmarks/repro_requested_poll.py
 """
