@@ -125,6 +125,7 @@ class Controller:
             if event.type == "MODIFIED" and self._seen.get(key) == seen:
                 return  # only the status moved (most often our own write): nothing to decide
             self._seen[key] = seen
+            self.observer.changed_meta[key] = self.clock.now()
             if event.type == "DELETED":
                 self._seen.pop(key, None)
             self.enqueue(key)

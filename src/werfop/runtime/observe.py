@@ -13,7 +13,7 @@ import base64
 import binascii
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -78,6 +78,8 @@ class Observer:
         self._shared: dict[tuple[Any, ...], tuple[TagListing, TagList]] = {}
         self._digests: dict[tuple[Any, ...], str] = {}
         self._changed_at: dict[tuple[Any, ...], datetime] = {}
+        # bundle key -> when its metadata last changed (spec, annotations), per the watch
+        self.changed_meta: dict[str, datetime] = {}
         self.followers: dict[tuple[str, str, bool], set[str]] = {}
 
     def observe(self, raw: dict[str, Any], now: datetime) -> Observation:
@@ -121,6 +123,7 @@ class Observer:
         """The bundle is gone: stop waking it for its repository's or inputs' changes."""
         for keys in (*self.followers.values(), *self.referrers.values()):
             keys.discard(key)
+        self.changed_meta.pop(key, None)
 
     def hint(self, repository_url: str, now: datetime) -> set[str]:
         """A registry said it changed: the bundles following it poll now, and the first
@@ -360,7 +363,11 @@ class Observer:
         last = bundle.status.last_poll_time
         max_age = (now - last) * 0.9 if last is not None else spec.registry.poll_interval / 10
         if _asked_to_poll(bundle):
-            max_age = timedelta(0)  # a user asked for news: a cached answer is not news
+            # A user asked for news: only an answer fetched after the request arrived
+            # will do. Requests that arrived together (1,000 bundles annotated at once)
+            # still share one fetch per repository.
+            arrived = self.changed_meta.get(bundle.meta.key, now)
+            max_age = min(max_age, now - arrived)
         key = repository.cache_key
         listing = self.registry.list_tags(repository, max_age=max_age)
         if isinstance(listing, RegistryUnavailable):
