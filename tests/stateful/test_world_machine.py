@@ -576,19 +576,23 @@ def test_a_constraint_narrowed_during_a_registry_outage_starts_no_job_outside_it
 
 
 @pytest.mark.parametrize(
-    ("name", "url", "tag"),
-    [("edge", EDGE_URL, "main"), ("shop", SHOP_URL, "1.2.0")],
+    ("name", "url", "tag", "noticed"),
+    [
+        ("edge", EDGE_URL, "main", timedelta(minutes=6)),
+        # a version tag's digest is re-checked hourly while the tag list is unchanged
+        ("shop", SHOP_URL, "1.2.0", timedelta(minutes=66)),
+    ],
     ids=["mutable tag", "semver tag re-pushed"],
 )
 def test_a_tag_deleted_while_its_new_digest_deploys_stays_on_that_digest(
-    name: str, url: str, tag: str
+    name: str, url: str, tag: str, noticed: timedelta
 ) -> None:
     world = World([values_map(), FACTORIES[name]()])
     world.registry.push(url, tag)
     world.run_for(timedelta(minutes=3))
     world.set_outcome("succeeded", timedelta(minutes=20))
     newest = world.registry.push(url, tag)  # a new digest under the same tag
-    world.run_for(timedelta(minutes=6))  # its Job is running
+    world.run_for(noticed)  # its Job is running
     world.registry.delete(url, tag)
     world.run_for(timedelta(hours=2))
 

@@ -13,7 +13,7 @@ import base64
 import binascii
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -31,6 +31,7 @@ from werfop.core.model import (
     JobObservation,
     LogMap,
     Meta,
+    PollDeferred,
     RegistrySnapshot,
     RegistryUnavailable,
     Sensitive,
@@ -42,9 +43,14 @@ from werfop.core.reconcile import RECONCILE_ANNOTATION, is_poll_due, jobs_needin
 from werfop.core.validation import policy_for
 from werfop.core.values import merge_all, values_hash
 from werfop.core.versions import select
+from werfop.runtime.pacer import PollPacer
 from werfop.runtime.registry_economy import RegistryEconomy
 
 LOG_TAIL_LINES = 500
+# While a repository's tag list is unchanged, the digest of the selected (immutable,
+# version-named) tag is re-checked at most this often; a mutable tag (spec.registry.tag)
+# is checked at every poll, and a notification or a requested poll checks at once.
+DIGEST_RECHECK = timedelta(hours=1)
 ACCEPT_ANNOTATION = "werf.io/accept-bundles-from"
 WATCH_LABEL = "werf.io/watch"
 
@@ -68,11 +74,13 @@ class Observer:
         clock: Clock,
         *,
         allow_cross_namespace: bool = True,
+        pacer: PollPacer | None = None,
     ):
         self.cluster = cluster
         self.registry = registry
         self.clock = clock
         self.allow_cross_namespace = allow_cross_namespace
+        self.pacer = pacer
         # (namespace, kind, name) of a ConfigMap or Secret -> the bundles that read it
         self.referrers: dict[tuple[str, str, str], set[str]] = {}
         self._shared: dict[tuple[Any, ...], tuple[TagListing, TagList]] = {}
@@ -108,8 +116,15 @@ class Observer:
             credentials=credentials,
         )
         self._follow(bundle.meta.key, repository.cache_key)
-        if not (is_poll_due(bundle, now) or self._has_news(bundle, repository)):
+        if self.pacer is not None and not spec.suspend:
+            self.pacer.learn(bundle.meta.key, spec.registry.poll_interval)
+        news = self._has_news(bundle, repository)
+        if not (news or is_poll_due(bundle, now)):
             return Observation(bundle=bundle)
+        if self.pacer is not None and not news and not _asked_to_poll(bundle):
+            slot = self.pacer.admit(bundle.meta.key, now, spec.registry.poll_interval)
+            if slot is not None:
+                return Observation(bundle=bundle, snapshot=PollDeferred(until=slot))
         snapshot, changed = self._snapshot(bundle, spec, repository, now)
         return Observation(bundle=bundle, snapshot=snapshot, changed=changed)
 
@@ -124,6 +139,8 @@ class Observer:
         for keys in (*self.followers.values(), *self.referrers.values()):
             keys.discard(key)
         self.changed_meta.pop(key, None)
+        if self.pacer is not None:
+            self.pacer.forget(key)
 
     def hint(self, repository_url: str, now: datetime) -> set[str]:
         """A registry said it changed: the bundles following it poll now, and the first
@@ -362,7 +379,8 @@ class Observer:
         # little after our last poll time, and must not count as fresh.)
         last = bundle.status.last_poll_time
         max_age = (now - last) * 0.9 if last is not None else spec.registry.poll_interval / 10
-        if _asked_to_poll(bundle):
+        asked = _asked_to_poll(bundle)
+        if asked:
             # A user asked for news: only an answer fetched after the request arrived
             # will do. Requests that arrived together (1,000 bundles annotated at once)
             # still share one fetch per repository.
@@ -384,11 +402,17 @@ class Observer:
             changed = shared is not None
         else:
             tag_list = shared[1]
+        digest_age = max_age
+        if shared is not None and not changed and spec.registry.tag is None and not asked:
+            # The list is the one we already resolved against: a version-named tag is
+            # not expected to move, so its known digest stands for up to an hour (half
+            # of all registry requests otherwise; docs/benchmarks.md, P2).
+            digest_age = max(max_age, DIGEST_RECHECK)
         selection = select(tag_list, policy_for(spec, bundle.status.last_applied_tag))
         wanted = [t for t in (selection.selected,) if t is not None]
         digests = []
         for tag in wanted:
-            answer = self.registry.resolve_digest(repository, tag, max_age=max_age)
+            answer = self.registry.resolve_digest(repository, tag, max_age=digest_age)
             if isinstance(answer, RegistryUnavailable):
                 return answer, None
             known = self._digests.get((key, tag))
