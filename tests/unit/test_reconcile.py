@@ -4,9 +4,10 @@ from datetime import timedelta
 
 import attrs
 
-from support.world import T0, World, digest_of, make_spec
+from support.world import T0, FixedClock, World, digest_of, make_spec
 from werfop.core.actions import CreateJob, EmitEvent, SaveLogs, WriteStatus
-from werfop.core.model import FINALIZER, ConvergeSpec, FieldProblem, Inputs
+from werfop.core.model import FINALIZER, ConvergeSpec, FieldProblem, Inputs, PollDeferred
+from werfop.core.reconcile import reconcile
 
 
 def _world(**registry) -> World:
@@ -552,3 +553,26 @@ def test_a_narrowed_constraint_during_an_outage_starts_nothing_outside_it():
     world.advance(timedelta(minutes=30))
     world.step()
     assert 1 == len(world.created)
+
+
+def test_a_deferred_poll_only_moves_the_next_poll_time():
+    world = _world(version_constraint="^1", poll_interval=timedelta(minutes=5))
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    world.finish_jobs()
+    world.advance(timedelta(minutes=6))  # the next poll is due
+    before = world.status
+    world.tags["1.1.0"] = digest_of("1.1.0")
+    slot = world.now + timedelta(seconds=40)
+    plan = reconcile(world.bundle(), PollDeferred(until=slot), FixedClock(world.now))
+    world.apply(plan)
+
+    assert slot == world.status.next_poll_time
+    assert (before.poll_count, before.last_poll_time) == (
+        world.status.poll_count,
+        world.status.last_poll_time,
+    )
+    assert "1.0.0" == world.status.desired_tag  # the registry was not read
+    assert [] == [a for a in plan.actions if isinstance(a, CreateJob)]
+    assert "Polled" not in [o.type for o in plan.timeline]
+    assert timedelta(seconds=40) == plan.requeue_after  # back at its slot

@@ -348,4 +348,12 @@ class RegistryUnavailable:
     at: datetime
 
 
-RegistrySnapshot = TagList | RegistryUnavailable
+@attrs.frozen(kw_only=True)
+class PollDeferred:
+    """No observation: the poll was due, but the runtime's pacer gave it a later slot
+    (``werfop.runtime.pacer``). The pass records ``until`` as the next poll time."""
+
+    until: datetime
+
+
+RegistrySnapshot = TagList | RegistryUnavailable | PollDeferred

@@ -39,6 +39,7 @@ from werfop.core.model import (
     FieldProblem,
     HistoryEntry,
     JobObservation,
+    PollDeferred,
     RegistrySnapshot,
     RegistryUnavailable,
     Rejection,
@@ -444,6 +445,8 @@ class _Pass:
     def _observe(
         self, spec: BundleSpec, status: BundleStatus, snapshot: RegistrySnapshot
     ) -> BundleStatus:
+        if isinstance(snapshot, PollDeferred):
+            return attrs.evolve(status, next_poll_time=max(snapshot.until, self.now))
         uid = self.bundle.meta.uid
         count = status.poll_count + 1
         if isinstance(snapshot, RegistryUnavailable):

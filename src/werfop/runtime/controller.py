@@ -13,24 +13,26 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import attrs
 
 from werfop.core import jobspec
 from werfop.core.actions import Action, Occurrence, Plan
+from werfop.core.durations import parse_duration
 from werfop.core.errors import (
     ConflictError,
     NotFoundError,
     TerminalError,
     TransientError,
 )
-from werfop.core.model import FieldProblem
+from werfop.core.model import FieldProblem, RegistrySpec
 from werfop.core.ports import Clock, ClusterPort, WatchEvent
 from werfop.core.reconcile import reconcile
 from werfop.runtime.executor import Executor
 from werfop.runtime.observe import WATCH_LABEL, Observer
+from werfop.runtime.pacer import PollPacer
 from werfop.runtime.queue import (
     Conflict,
     Outcome,
@@ -43,6 +45,7 @@ from werfop.runtime.queue import (
 from werfop.runtime.registry_economy import RegistryEconomy
 
 log = logging.getLogger("werfop.controller")
+DEFAULT_POLL_INTERVAL: timedelta = attrs.fields(RegistrySpec).poll_interval.default  # type: ignore[assignment]
 
 
 class PassMetrics(Protocol):
@@ -96,12 +99,17 @@ class Controller:
         contain_bugs: bool = False,
         metrics: PassMetrics | None = None,
         allow_cross_namespace: bool = True,
+        pacer: PollPacer | None = None,
     ):
         self.cluster = cluster
         self.clock = clock
         self.queue = queue if queue is not None else WorkQueue()
         self.observer = Observer(
-            cluster, registry, clock, allow_cross_namespace=allow_cross_namespace
+            cluster,
+            registry,
+            clock,
+            allow_cross_namespace=allow_cross_namespace,
+            pacer=pacer if pacer is not None else PollPacer(),
         )
         self.executor = Executor(cluster, clock, after_action)
         self.on_timeline = on_timeline
@@ -128,6 +136,8 @@ class Controller:
             self.observer.changed_meta[key] = self.clock.now()
             if event.type == "DELETED":
                 self._seen.pop(key, None)
+            else:
+                self._learn(key, event.object)
             self.enqueue(key)
         elif kind == "Job":
             owner = bundle_key_of_job(event.object)
@@ -154,7 +164,19 @@ class Controller:
         """Level-based: enqueue every bundle, so nothing missed by a watch stays missed."""
         for raw in self.cluster.list_bundles():
             metadata = raw.get("metadata") or {}
-            self.enqueue(f"{metadata.get('namespace')}/{metadata.get('name')}")
+            key = f"{metadata.get('namespace')}/{metadata.get('name')}"
+            self._learn(key, raw)
+            self.enqueue(key)
+
+    def _learn(self, key: str, raw: dict) -> None:  # type: ignore[type-arg]
+        """Tell the pacer a bundle's poll interval as soon as it is known, so that the
+        first passes after a start see the full poll rate (the pass confirms it)."""
+        pacer = self.observer.pacer
+        spec = raw.get("spec") or {}
+        text = (spec.get("registry") or {}).get("pollInterval")
+        interval = parse_duration(text) if isinstance(text, str) else DEFAULT_POLL_INTERVAL
+        if pacer is not None and interval is not None and not spec.get("suspend"):
+            pacer.learn(key, interval)
 
     # -- passes --------------------------------------------------------------------------
 

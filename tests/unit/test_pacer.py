@@ -1,0 +1,83 @@
+"""The poll pacer: one-second slots, at most 1.5x the mean poll rate per second."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from werfop.runtime.pacer import PollPacer
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+FIVE_MINUTES = timedelta(minutes=5)
+
+
+def keys(n: int) -> list[str]:
+    return [f"default/app-{i:04d}" for i in range(n)]
+
+
+def test_the_capacity_is_one_and_a_half_times_the_mean_rate_and_at_least_one() -> None:
+    pacer = PollPacer()
+    assert 1 == pacer.capacity()  # nobody known yet
+    for key in keys(1000):
+        pacer.learn(key, FIVE_MINUTES)
+    assert 5 == pacer.capacity()  # 1,000 / 300 s = 3.33/s; x 1.5 = 5
+    for key in keys(1000)[:400]:
+        pacer.forget(key)
+    assert 3 == pacer.capacity()  # 600 / 300 s x 1.5
+    pacer.learn("default/fast", timedelta(seconds=1))
+    assert 4 == pacer.capacity()  # 3 + 1.5 -> 4.5, floored
+
+
+def test_a_herd_is_spread_over_seconds_that_never_exceed_the_capacity() -> None:
+    pacer = PollPacer()
+    herd = keys(1000)
+    for key in herd:
+        pacer.learn(key, FIVE_MINUTES)
+    slots = {key: pacer.admit(key, T0, FIVE_MINUTES) for key in herd}
+    admitted_now = [k for k, slot in slots.items() if slot is None]
+    per_second = Counter(slot for slot in slots.values() if slot is not None)
+
+    assert 5 == len(admitted_now)
+    assert 5 >= max(per_second.values())
+    assert T0 + timedelta(seconds=199) == max(per_second)  # 995 more at 5/s
+    # each comes back at its slot and is admitted then, exactly once
+    for key, slot in slots.items():
+        if slot is not None:
+            assert pacer.admit(key, slot, FIVE_MINUTES) is None
+    assert 995 == pacer.deferred
+
+
+def test_a_key_woken_before_its_slot_keeps_that_slot() -> None:
+    pacer = PollPacer()
+    first = pacer.admit("default/a", T0, FIVE_MINUTES)
+    slot = pacer.admit("default/b", T0, FIVE_MINUTES)
+    assert first is None
+    assert T0 + timedelta(seconds=1) == slot
+    # a Job event wakes b early: it keeps the slot it has, and takes no other
+    assert slot == pacer.admit("default/b", T0 + timedelta(milliseconds=300), FIVE_MINUTES)
+    assert slot == pacer.admit(
+        "default/c", T0 + timedelta(milliseconds=400), FIVE_MINUTES
+    ) - timedelta(seconds=1)
+
+
+def test_a_retry_within_half_an_interval_is_not_paced() -> None:
+    pacer = PollPacer()
+    assert pacer.admit("default/a", T0, FIVE_MINUTES) is None
+    # the same key again in the same second (its write failed, the poll is still due)
+    assert pacer.admit("default/a", T0, FIVE_MINUTES) is None
+    # another key in that second still finds it full
+    assert T0 + timedelta(seconds=1) == pacer.admit("default/b", T0, FIVE_MINUTES)
+    assert pacer.admit("default/a", T0 + timedelta(seconds=149), FIVE_MINUTES) is None
+    # the next scheduled poll, an interval later, is paced like any other
+    pacer.admit("default/c", T0 + FIVE_MINUTES, FIVE_MINUTES)
+    assert T0 + FIVE_MINUTES + timedelta(seconds=1) == pacer.admit(
+        "default/a", T0 + FIVE_MINUTES, FIVE_MINUTES
+    )
+
+
+def test_a_forgotten_key_gives_its_slot_back() -> None:
+    pacer = PollPacer()
+    pacer.admit("default/a", T0, FIVE_MINUTES)
+    slot = pacer.admit("default/b", T0, FIVE_MINUTES)
+    pacer.forget("default/b")
+    assert slot == pacer.admit("default/c", T0, FIVE_MINUTES)
