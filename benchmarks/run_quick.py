@@ -24,6 +24,7 @@ RUNS = [
     ["bench_jitter.py", "--quick"],
     ["bench_job_retention.py", "--quick"],
     ["repro_requested_poll.py"],
+    ["reliability_summary.py", "--quick"],
 ]
 
 
