@@ -15,9 +15,10 @@ def keys(n: int) -> list[str]:
     return [f"default/app-{i:04d}" for i in range(n)]
 
 
-def test_the_capacity_is_one_and_a_half_times_the_mean_rate_and_at_least_one() -> None:
-    pacer = PollPacer()
-    assert 1 == pacer.capacity()  # nobody known yet
+def test_the_capacity_is_one_and_a_half_times_the_mean_rate_and_at_least_the_minimum() -> None:
+    assert 5 == PollPacer().capacity()  # nobody known yet: the default minimum
+    pacer = PollPacer(minimum=1)
+    assert 1 == pacer.capacity()
     for key in keys(1000):
         pacer.learn(key, FIVE_MINUTES)
     assert 5 == pacer.capacity()  # 1,000 / 300 s = 3.33/s; x 1.5 = 5
@@ -48,7 +49,7 @@ def test_a_herd_is_spread_over_seconds_that_never_exceed_the_capacity() -> None:
 
 
 def test_a_key_woken_before_its_slot_keeps_that_slot() -> None:
-    pacer = PollPacer()
+    pacer = PollPacer(minimum=1)
     first = pacer.admit("default/a", T0, FIVE_MINUTES)
     slot = pacer.admit("default/b", T0, FIVE_MINUTES)
     assert first is None
@@ -61,7 +62,7 @@ def test_a_key_woken_before_its_slot_keeps_that_slot() -> None:
 
 
 def test_a_retry_within_half_an_interval_is_not_paced() -> None:
-    pacer = PollPacer()
+    pacer = PollPacer(minimum=1)
     assert pacer.admit("default/a", T0, FIVE_MINUTES) is None
     # the same key again in the same second (its write failed, the poll is still due)
     assert pacer.admit("default/a", T0, FIVE_MINUTES) is None
@@ -76,8 +77,18 @@ def test_a_retry_within_half_an_interval_is_not_paced() -> None:
 
 
 def test_a_forgotten_key_gives_its_slot_back() -> None:
-    pacer = PollPacer()
+    pacer = PollPacer(minimum=1)
     pacer.admit("default/a", T0, FIVE_MINUTES)
     slot = pacer.admit("default/b", T0, FIVE_MINUTES)
     pacer.forget("default/b")
     assert slot == pacer.admit("default/c", T0, FIVE_MINUTES)
+
+
+def test_slow_pollers_created_together_are_not_held_back_below_the_minimum() -> None:
+    pacer = PollPacer()
+    day = timedelta(hours=24)
+    herd = keys(1000)
+    for key in herd:
+        pacer.learn(key, day)
+    slots = [pacer.admit(key, T0, day) for key in herd]
+    assert T0 + timedelta(seconds=199) == max(s for s in slots if s is not None)

@@ -4,9 +4,12 @@ Role: per-bundle jitter spreads polls only statistically, and not at all when ma
 bundles are due together (1,000 bundles created at once, or overdue after the operator
 was down). ``PollPacer`` hands each *scheduled* poll a one-second slot: the current
 second when it has room, else the first later second that has. A second's room is
-``max(1, floor(FACTOR x sum(1 / interval)))`` over the bundles it has seen, so 1,000
-bundles at 5 minutes get at most 5 polls a second (3.33/s mean), and a herd of 1,000
-drains in ~200 s, spread as the steady state will be.
+``max(MINIMUM, floor(FACTOR x sum(1 / interval)))`` over the bundles it has seen, so
+1,000 bundles at 5 minutes get at most 5 polls a second (3.33/s mean), and a herd of
+1,000 drains in ~200 s, spread as the steady state will be. Below ``MINIMUM`` (5/s) a
+herd is harmless (the registry answers are shared; 5 status writes a second), so a
+small or slow-polling installation is never held back: 1,000 bundles at a 24-hour
+interval, created together, still all poll within 200 s.
 Polls somebody asked for (a new generation, ``werf.io/reconcile-at``, a registry
 notification, news from another bundle of the same repository) are never paced: they
 are not called through here. Nor is a poll less than half an interval after the key's
@@ -23,11 +26,13 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 FACTOR = 1.5
+MINIMUM = 5
 
 
 class PollPacer:
-    def __init__(self, factor: float = FACTOR) -> None:
+    def __init__(self, factor: float = FACTOR, minimum: int = MINIMUM) -> None:
         self.factor = factor
+        self.minimum = minimum
         self._lock = threading.Lock()
         self._rates: dict[str, float] = {}  # key -> polls per second (1 / interval)
         self._rate = 0.0
@@ -93,7 +98,7 @@ class PollPacer:
 
     def _capacity(self) -> int:
         # the epsilon absorbs float error in the running sum (1,000 x 1/300 x 1.5 = 5)
-        return max(1, math.floor(self.factor * self._rate + 1e-9))
+        return max(self.minimum, math.floor(self.factor * self._rate + 1e-9))
 
     def _prune(self, second: int) -> None:
         if second <= self._pruned:
