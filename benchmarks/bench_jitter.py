@@ -18,10 +18,10 @@ Target: the busiest second holds at most 1.5x the mean poll rate (N / 300 s), in
 right after a restart. Anchor: Flux's jitter doc, 1,000 objects at 5 min: 50 requeues/s
 without jitter, 15-18.3/s with +-10 % jitter.
 
-``--what-if-schedule`` patches in the core schedule rule proposed in docs/benchmarks.md
-(``whatif.py``) to measure what it would change.
+``--no-pacer`` turns the runtime's poll pacer off (``runtime.pacer``), to show what the
++-10 % jitter does alone.
 
-Usage: .venv/bin/python benchmarks/bench_jitter.py [--quick] [--hours 6] [--what-if-schedule]
+Usage: .venv/bin/python benchmarks/bench_jitter.py [--quick] [--hours 6] [--no-pacer]
 """
 
 from __future__ import annotations
@@ -75,23 +75,16 @@ def main() -> None:
     parser.add_argument("--bundles", type=int, default=1000)
     parser.add_argument("--repos", type=int, default=10)
     parser.add_argument("--hours", type=float, default=3.0, help="total run (>= 2.5)")
-    parser.add_argument(
-        "--what-if-schedule", action="store_true", help="patch in the proposed schedule rule"
-    )
+    parser.add_argument("--no-pacer", action="store_true", help="jitter alone, no pacing")
     args = parser.parse_args()
     if args.quick:
         args.hours = 2.5
-    if args.what_if_schedule:
-        import whatif
-
-        whatif.install_schedule_fix()
     header(
         f"Figure 6: polls per virtual second, {args.bundles} bundles at 5m, "
-        f"{args.repos} repositories"
-        + (" [WHAT-IF: proposed schedule rule patched in]" if args.what_if_schedule else "")
+        f"{args.repos} repositories" + (" [NO PACER: jitter alone]" if args.no_pacer else "")
     )
     started = time.perf_counter()
-    world = InProcess(args.bundles, args.repos)
+    world = InProcess(args.bundles, args.repos, paced=not args.no_pacer)
     start = world.start
     hour = timedelta(hours=1)
     world.run_until(start + hour)

@@ -21,6 +21,7 @@ from werfop.adapters.memory import ManualClock, MemoryCluster
 from werfop.adapters.scripted_registry import ScriptedRegistry
 from werfop.core.actions import Occurrence
 from werfop.runtime.controller import Controller
+from werfop.runtime.pacer import PollPacer
 from werfop.runtime.registry_economy import RegistryEconomy
 
 
@@ -63,8 +64,10 @@ class InProcess:
         push_every: timedelta | None = None,
         until: timedelta = timedelta(days=1),
         per_second: bool = True,
+        paced: bool = True,
     ) -> None:
         self.start = scenarios.START
+        self.paced = paced
         self.clock = ManualClock(self.start)
         self.cluster = MemoryCluster(self.clock, self._decide_job)
         registry = ScriptedRegistry(self.clock)
@@ -102,7 +105,11 @@ class InProcess:
 
     def _new_controller(self) -> Controller:
         economy = RegistryEconomy(self.registry, self.clock)  # type: ignore[arg-type]
-        controller = Controller(self.cluster, economy, self.clock, on_timeline=self._record)
+        # Unpaced: a pacer whose room no herd fills (jitter alone, for comparison).
+        pacer = PollPacer() if self.paced else PollPacer(minimum=10**9)
+        controller = Controller(
+            self.cluster, economy, self.clock, on_timeline=self._record, pacer=pacer
+        )
         self.cluster.listeners.append(controller.on_event)
         return controller
 
