@@ -167,9 +167,7 @@ def registry_tier(seeds: int) -> Tally:
             world.run_for(timedelta(minutes=10))
             start = world.clock.now()
             world.outage(SHOP_URL, length, status=status, retry_after=wait)
-            world.registry.schedule(
-                SHOP_URL, start + length / 2, faults.Push(tag="1.1.0")
-            )
+            world.registry.schedule(SHOP_URL, start + length / 2, faults.Push(tag="1.1.0"))
             world.run_for(length + timedelta(minutes=30))
         except HotLoop:
             tally.hot_loops += 1
