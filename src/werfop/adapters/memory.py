@@ -5,6 +5,11 @@ Role: ``MemoryCluster`` keeps Kubernetes objects the way the API server does
 and ``deletionTimestamp``, label selectors, conflicts on stale writes, owner-reference
 garbage collection, Job TTLs) and runs Jobs to the outcome a scenario decides, with a
 pod log the operator can read. ``ManualClock`` is virtual time that only moves when told.
+Objects are stored frozen (``adapters.frozen``): every write copies what it was given
+once, reads and watch events hand out the stored object itself, shared and read-only
+(an attempt to change it raises ``TypeError``), and a new version shares its unchanged
+parts with the previous one. Callers copy (``thaw``) what they mean to edit, as they
+would edit a fresh copy from the API server.
 Must not: know about reconcile; it implements ``ClusterPort`` and nothing more clever.
 """
 
@@ -19,7 +24,8 @@ from typing import Any, Literal
 
 import attrs
 
-from werfop.adapters.selectors import matches_selector
+from werfop.adapters.frozen import FrozenDict, freeze, thaw
+from werfop.adapters.selectors import equality_terms, matches_selector
 from werfop.api.codec import format_time, parse_time
 from werfop.core.errors import AlreadyExistsError, ConflictError, NotFoundError
 from werfop.core.ports import Clock, Obj, WatchEvent
@@ -60,50 +66,78 @@ class ManualClock:
 Key = tuple[str, str, str]  # (kind, namespace, name)
 
 
-def clone(value: Any) -> Any:
-    """A deep copy of JSON-like data (dicts, lists, scalars): several times faster than
-    ``copy.deepcopy``, which a simulation of thousands of bundles would spend its time in."""
-    if isinstance(value, dict):
-        return {k: clone(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [clone(v) for v in value]
-    return value
-
-
 class _Store(dict[Key, Obj]):
     """Objects by key, indexed by kind, by (kind, label, value) and by owner uid, so a
-    label-selected list or an owner's garbage collection never scans everything."""
+    label-selected list or an owner's garbage collection never scans everything.
+    Only string label values are indexed: the selector ``a=b`` matches no other."""
 
     def __init__(self) -> None:
         super().__init__()
         self.by_kind: dict[str, set[Key]] = {}
         self.by_label: dict[tuple[str, str, str], set[Key]] = {}
         self.by_owner: dict[str, set[Key]] = {}
+        # (kind, label, value) -> its keys in order, for the one-label lists every pass
+        # makes (a bundle's Jobs); dropped whenever that index entry changes.
+        self._ordered: dict[tuple[str, str, str], tuple[Key, ...]] = {}
 
     def _entries(self, key: Key, obj: Obj) -> list[set[Key]]:
         meta = obj.get("metadata") or {}
         sets = [self.by_kind.setdefault(key[0], set())]
         for label, value in (meta.get("labels") or {}).items():
-            sets.append(self.by_label.setdefault((key[0], label, str(value)), set()))
+            if isinstance(value, str):
+                sets.append(self.by_label.setdefault((key[0], label, value), set()))
         for owner in meta.get("ownerReferences") or []:
             sets.append(self.by_owner.setdefault(str(owner.get("uid")), set()))
         return sets
 
     def __setitem__(self, key: Key, obj: Obj) -> None:
-        if key in self:
-            for entry in self._entries(key, self[key]):
-                entry.discard(key)
+        old = self.get(key)
+        if old is not None:
+            if _indexed(old) == _indexed(obj):  # most writes: a status, a resourceVersion
+                super().__setitem__(key, obj)
+                return
+            self._unindex(key, old)
         super().__setitem__(key, obj)
         for entry in self._entries(key, obj):
             entry.add(key)
+        self._forget_order(key, obj)
 
     def pop(self, key: Key) -> Obj:  # type: ignore[override]
         obj = super().pop(key)
-        for entry in self._entries(key, obj):
-            entry.discard(key)
+        self._unindex(key, obj)
         return obj
 
-    def candidates(self, kind: str, selector: str) -> set[Key]:
+    def _unindex(self, key: Key, obj: Obj) -> None:
+        for entry in self._entries(key, obj):
+            entry.discard(key)
+        self._forget_order(key, obj)
+
+    def _forget_order(self, key: Key, obj: Obj) -> None:
+        for label, value in ((obj.get("metadata") or {}).get("labels") or {}).items():
+            if isinstance(value, str):
+                self._ordered.pop((key[0], label, value), None)
+
+    def ordered(self, kind: str, selector: str) -> tuple[Key, ...] | None:
+        """The keys matching a one-equality selector (``a=b``), in order; None for any
+        other selector."""
+        equalities = equality_terms(selector)
+        if equalities is None or len(equalities) != 1:
+            return None
+        entry = (kind, *equalities[0])
+        found = self._ordered.get(entry)
+        if found is None:
+            found = self._ordered[entry] = tuple(sorted(self.by_label.get(entry, ())))
+        return found
+
+    def candidates(self, kind: str, selector: str) -> tuple[set[Key], bool]:
+        """The keys that may match, and whether they are exactly the matches (a selector
+        of equality terms only, answered from the label index alone)."""
+        equalities = equality_terms(selector)
+        if equalities is not None:
+            found = self.by_kind.get(kind, set())
+            for label, value in equalities:
+                found = found & self.by_label.get((kind, label, value), set())
+            return found, True
         best = self.by_kind.get(kind, set())
         for term in selector.split(","):
             term = term.strip()
@@ -112,7 +146,7 @@ class _Store(dict[Key, Obj]):
                 found = self.by_label.get((kind, label.strip(), value.strip()), set())
                 if len(found) < len(best):
                     best = found
-        return best
+        return best, False
 
 
 @attrs.define
@@ -151,12 +185,14 @@ class MemoryCluster:
         return str(self._version)
 
     def _notify(self, kind: str, type_: Literal["ADDED", "MODIFIED", "DELETED"], obj: Obj) -> None:
+        """Every listener gets the same event: the object is frozen, so sharing is safe."""
+        event = WatchEvent(type=type_, object=obj)
         for listener in list(self.listeners):
-            listener(kind, WatchEvent(type=type_, object=clone(obj)))
+            listener(kind, event)
 
     def create(self, kind: str, obj: Obj) -> Obj:
-        obj = clone(obj)
-        meta = obj.setdefault("metadata", {})
+        """Store a copy of ``obj`` (never ``obj`` itself); returns the stored object."""
+        meta = dict(obj.get("metadata") or {})
         namespace = meta.get("namespace", "") if kind != "Namespace" else ""
         key = (kind, namespace, meta["name"])
         if key in self.objects:
@@ -167,24 +203,32 @@ class MemoryCluster:
         meta["resourceVersion"] = self._next_version()
         meta["generation"] = 1
         meta["creationTimestamp"] = format_time(self.clock.now())
-        self.objects[key] = obj
-        self._notify(kind, "ADDED", obj)
-        return clone(obj)
+        stored = freeze({**obj, "metadata": meta})
+        self.objects[key] = stored
+        self._notify(kind, "ADDED", stored)
+        return stored
 
     def get(self, kind: str, namespace: str, name: str) -> Obj | None:
-        found = self.objects.get((kind, namespace if kind != "Namespace" else "", name))
-        return clone(found) if found is not None else None
+        """The stored object, frozen (``thaw`` it to edit)."""
+        return self.objects.get((kind, namespace if kind != "Namespace" else "", name))
 
     def list_objects(
         self, kind: str, namespace: str | None = None, selector: str = ""
     ) -> list[Obj]:
+        """The stored objects, frozen, in key order."""
         out = []
-        for key in sorted(self.objects.candidates(kind, selector)):
+        ordered = self.objects.ordered(kind, selector)
+        if ordered is not None:
+            return [
+                self.objects[key] for key in ordered if namespace is None or key[1] == namespace
+            ]
+        keys, exact = self.objects.candidates(kind, selector)
+        for key in sorted(keys):
             if namespace is not None and key[1] != namespace:
                 continue
             obj = self.objects[key]
-            if matches_selector(obj["metadata"].get("labels") or {}, selector):
-                out.append(clone(obj))
+            if exact or matches_selector(obj["metadata"].get("labels") or {}, selector):
+                out.append(obj)
         return out
 
     def update(self, kind: str, obj: Obj, *, subresource: str | None = None) -> Obj:
@@ -199,28 +243,33 @@ class MemoryCluster:
         given = meta.get("resourceVersion")
         if given and given != current["metadata"]["resourceVersion"]:
             raise ConflictError(f"{kind} {namespace}/{meta['name']} was modified")
-        new = clone(current)
+        # A shallow copy: the parts written below are frozen copies of the caller's, the
+        # rest is shared with ``current`` (frozen, so never changed in place).
+        new = dict(current)
+        new_meta = dict(current["metadata"])
+        new["metadata"] = new_meta
         if subresource == "status":
-            new["status"] = clone(obj.get("status", {}))
+            new["status"] = freeze(obj.get("status", {}))
         else:
             for field, value in obj.items():
                 if field not in ("metadata", "status"):
-                    new[field] = clone(value)
+                    new[field] = freeze(value)
             for field in ("labels", "annotations", "finalizers", "ownerReferences"):
                 if field in meta:
-                    new["metadata"][field] = clone(meta[field])
+                    new_meta[field] = freeze(meta[field])
             if kind != "WerfBundle" and "status" in obj:  # built-ins without a subresource
-                new["status"] = clone(obj["status"])
+                new["status"] = freeze(obj["status"])
             if _spec_of(new) != _spec_of(current):
-                new["metadata"]["generation"] = current["metadata"].get("generation", 1) + 1
+                new_meta["generation"] = current["metadata"].get("generation", 1) + 1
         if new == current:
-            return clone(current)
-        new["metadata"]["resourceVersion"] = self._next_version()
-        if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+            return current
+        new_meta["resourceVersion"] = self._next_version()
+        if new_meta.get("deletionTimestamp") and not new_meta.get("finalizers"):
             return self._remove(key)
-        self.objects[key] = new
-        self._notify(kind, "MODIFIED", new)
-        return clone(new)
+        stored = FrozenDict({**new, "metadata": FrozenDict(new_meta)})
+        self.objects[key] = stored
+        self._notify(kind, "MODIFIED", stored)
+        return stored
 
     def patch(self, kind: str, namespace: str, name: str, patch: Obj) -> Obj:
         """A JSON merge patch (RFC 7386) on the main resource."""
@@ -228,8 +277,8 @@ class MemoryCluster:
         if current is None:
             raise NotFoundError(f"{kind} {namespace}/{name} not found")
         merged = _merge_patch(current, patch)
-        merged["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-        return self.update(kind, merged)
+        metadata = {**merged["metadata"], "resourceVersion": current["metadata"]["resourceVersion"]}
+        return self.update(kind, {**merged, "metadata": metadata})
 
     def delete(self, kind: str, namespace: str, name: str) -> None:
         key = (kind, namespace if kind != "Namespace" else "", name)
@@ -238,10 +287,13 @@ class MemoryCluster:
             raise NotFoundError(f"{kind} {namespace}/{name} not found")
         if current["metadata"].get("finalizers"):
             if not current["metadata"].get("deletionTimestamp"):
-                current["metadata"]["deletionTimestamp"] = format_time(self.clock.now())
-                current["metadata"]["generation"] = current["metadata"].get("generation", 1) + 1
-                current["metadata"]["resourceVersion"] = self._next_version()
-                self._notify(kind, "MODIFIED", current)
+                meta = dict(current["metadata"])
+                meta["deletionTimestamp"] = format_time(self.clock.now())
+                meta["generation"] = meta.get("generation", 1) + 1
+                meta["resourceVersion"] = self._next_version()
+                stored = freeze({**current, "metadata": meta})
+                self.objects[key] = stored
+                self._notify(kind, "MODIFIED", stored)
             return
         self._remove(key)
 
@@ -252,7 +304,7 @@ class MemoryCluster:
         for other_key in sorted(self.objects.by_owner.get(uid, set())):
             if other_key in self.objects:
                 self._remove(other_key)  # garbage collection by owner reference
-        return clone(removed)
+        return removed
 
     # -- ClusterPort -------------------------------------------------------------------
 
@@ -272,18 +324,22 @@ class MemoryCluster:
     ) -> Obj:
         self._count("patch", "werfbundles")
         current = self.get_bundle(namespace, name)
-        current["metadata"]["finalizers"] = list(finalizers)
-        current["metadata"]["resourceVersion"] = resource_version
-        return self.update("WerfBundle", current)
+        metadata = {
+            **current["metadata"],
+            "finalizers": list(finalizers),
+            "resourceVersion": resource_version,
+        }
+        return self.update("WerfBundle", {**current, "metadata": metadata})
 
     def replace_bundle_status(
         self, namespace: str, name: str, resource_version: str, status: Obj
     ) -> Obj:
         self._count("update", "werfbundles/status")
         current = self.get_bundle(namespace, name)
-        current["metadata"]["resourceVersion"] = resource_version
-        current["status"] = status
-        return self.update("WerfBundle", current, subresource="status")
+        metadata = {**current["metadata"], "resourceVersion": resource_version}
+        return self.update(
+            "WerfBundle", {**current, "metadata": metadata, "status": status}, subresource="status"
+        )
 
     def list_jobs(self, label_selector: str) -> list[Obj]:
         self._count("list", "jobs")
@@ -299,8 +355,10 @@ class MemoryCluster:
         if self.get("Namespace", "", namespace) is None:
             raise NotFoundError(f"namespace {namespace} not found")
         created = self.create("Job", job)
-        created.setdefault("status", {})["startTime"] = format_time(self.clock.now())
-        self.objects[("Job", namespace, job["metadata"]["name"])]["status"] = created["status"]
+        # The Job controller starts it at once (the ADDED event showed it unstarted).
+        status = {**(created.get("status") or {}), "startTime": format_time(self.clock.now())}
+        created = freeze({**created, "status": status})
+        self.objects[("Job", namespace, job["metadata"]["name"])] = created
         decided = self.decide_job(created)
         result, after, log = decided[0], decided[1], decided[2]
         code = decided[3] if len(decided) > 3 else (0 if result == "succeeded" else 1)
@@ -343,7 +401,7 @@ class MemoryCluster:
             self.create("ConfigMap", config_map)
         except AlreadyExistsError:
             self._count("update", "configmaps")
-            replacement = clone(config_map)
+            replacement = thaw(config_map)
             replacement["metadata"].pop("resourceVersion", None)
             self.update("ConfigMap", replacement)
             del meta  # the caller's object is never modified
@@ -423,10 +481,9 @@ class MemoryCluster:
                         "lastTransitionTime": moment,
                     }
                 ]
-            current["status"] = status
             self.logs[(item.namespace, item.name)] = item.log
             self.exit_codes[(item.namespace, item.name)] = item.exit_code
-            updated = self.update("Job", current)
+            updated = self.update("Job", {**current, "status": status})
             expiry = _ttl_expiry(updated)
             if expiry is not None:
                 heapq.heappush(self._expiries, (expiry, ("Job", item.namespace, item.name)))
@@ -434,6 +491,12 @@ class MemoryCluster:
             expired, job_key = heapq.heappop(self._expiries)
             if self._expires_at(expired, job_key):
                 self._remove(job_key)
+
+
+def _indexed(obj: Obj) -> tuple[Any, Any]:
+    """What ``_Store`` indexes an object by, besides its kind: labels and owners."""
+    meta = obj.get("metadata") or {}
+    return meta.get("labels"), meta.get("ownerReferences")
 
 
 def _spec_of(obj: Obj) -> Obj:
@@ -452,9 +515,11 @@ def _ttl_expiry(job: Obj) -> datetime | None:
 
 
 def _merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 on a frozen ``target``: the maps on the patch's paths are new plain dicts,
+    everything else is shared with ``target`` (``update`` freezes what it stores)."""
     if not isinstance(patch, dict):
-        return clone(patch)
-    result = clone(target) if isinstance(target, dict) else {}
+        return thaw(patch)
+    result = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
@@ -464,8 +529,9 @@ def _merge_patch(target: Any, patch: Any) -> Any:
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch (exported for the simulator's scenario changes)."""
-    return _merge_patch(target, patch)
+    """RFC 7386 JSON merge patch (exported for the simulator's scenario changes): a new,
+    plain and mutable document; ``target`` is not changed."""
+    return _merge_patch(thaw(target), patch)
 
 
 def stable_digest(*parts: str) -> str:

@@ -52,3 +52,16 @@ def matches_selector(labels: dict[str, str], selector: str) -> bool:
         elif term not in labels:
             return False
     return True
+
+
+@lru_cache(maxsize=1024)
+def equality_terms(selector: str) -> tuple[tuple[str, str], ...] | None:
+    """The selector as (key, value) pairs when it has equality terms only (``a=b``,
+    ``a==b``), so that an index of labels answers it exactly; None otherwise."""
+    pairs = []
+    for term in _terms(selector):
+        if _SET_TERM.match(term) or "!=" in term or "=" not in term:
+            return None
+        key, value = term.replace("==", "=").split("=", 1)
+        pairs.append((key.strip(), value.strip()))
+    return tuple(pairs)
