@@ -342,6 +342,14 @@ def _decode_spec(text: str) -> tuple[BundleSpec | None, tuple[FieldProblem, ...]
 def parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
+    return _parse_time(value)
+
+
+# A status carries a dozen times and is read and written at every pass, mostly the same
+# ones as the pass before: both conversions are memoised (strings and datetimes are
+# immutable, so sharing the results is safe).
+@lru_cache(maxsize=65536)
+def _parse_time(value: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -350,6 +358,17 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def format_time(value: datetime) -> str:
+    if value.tzinfo is UTC:  # equal UTC datetimes always format alike
+        return _format_utc_time(value)
+    return _format_time(value)
+
+
+@lru_cache(maxsize=65536)
+def _format_utc_time(value: datetime) -> str:
+    return _format_time(value)
+
+
+def _format_time(value: datetime) -> str:
     text = value.astimezone(UTC).isoformat(timespec="milliseconds")
     text = text.replace("+00:00", "Z")
     return text.replace(".000Z", "Z")
@@ -369,31 +388,67 @@ def _camel(name: str) -> str:
     return parts[0] + "".join(p.capitalize() for p in parts[1:])
 
 
+# (attribute, JSON key) of every field, per attrs class met while encoding (None for a
+# class that is not an attrs class): computed once, not per value.
+_STATUS_TABLE = tuple(_STATUS_FIELDS.items())
+_FIELD_TABLES: dict[type, tuple[tuple[str, str], ...] | None] = {BundleStatus: _STATUS_TABLE}
+_SCALARS = frozenset((str, int, bool, float))
+
+
+def _field_table(cls: type) -> tuple[tuple[str, str], ...] | None:
+    try:
+        return _FIELD_TABLES[cls]
+    except KeyError:
+        table = (
+            tuple((f.name, _camel(f.name)) for f in attrs.fields(cls)) if attrs.has(cls) else None
+        )
+        _FIELD_TABLES[cls] = table
+        return table
+
+
 def _encode(value: Any) -> Any:
+    cls = type(value)
+    if cls in _SCALARS:
+        return value
     if isinstance(value, datetime):
         return format_time(value)
-    if attrs.has(type(value)):
-        out = {}
-        for field in attrs.fields(type(value)):
-            item = getattr(value, field.name)
-            if item is None:
-                continue
-            out[_camel(field.name)] = _encode(item)
-        return out
+    table = _field_table(cls)
+    if table is not None:
+        if cls.__hash__ is not None:  # frozen: the same value encodes alike every pass
+            flat = _flat_items(value)
+            if flat is not None:
+                return dict(flat)  # a new dict each time: callers may change theirs
+        return _encode_fields(value, table)
     if isinstance(value, tuple):
         return [_encode(v) for v in value]
     return value
 
 
+def _encode_fields(value: Any, table: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    out = {}
+    for name, key in table:
+        item = getattr(value, name)
+        if item is not None:
+            out[key] = item if type(item) in _SCALARS else _encode(item)
+    return out
+
+
+@lru_cache(maxsize=16384)
+def _flat_items(value: Any) -> tuple[tuple[str, Any], ...] | None:
+    """The encoding of an attrs value whose fields are all scalars or times (a history
+    entry, a condition), as items; None for one with nested lists or objects. A status
+    carries ten history entries and its conditions, rewritten at every pass."""
+    table = _field_table(type(value))
+    assert table is not None
+    encoded = _encode_fields(value, table)
+    if any(isinstance(item, dict | list) for item in encoded.values()):
+        return None
+    return tuple(encoded.items())
+
+
 def encode_status(status: BundleStatus) -> dict[str, Any]:
     """The status as the API stores it: camelCase, RFC 3339 times, unset fields omitted."""
-    out: dict[str, Any] = {}
-    for field in attrs.fields(BundleStatus):
-        value = getattr(status, field.name)
-        if value is None:
-            continue
-        out[_STATUS_FIELDS[field.name]] = _encode(value)
-    return out
+    return _encode_fields(status, _STATUS_TABLE)
 
 
 def decode_status(data: dict[str, Any]) -> BundleStatus:
@@ -402,12 +457,12 @@ def decode_status(data: dict[str, Any]) -> BundleStatus:
     if not isinstance(data, dict):
         return BundleStatus()
     values: dict[str, Any] = {}
-    for field in attrs.fields(BundleStatus):
-        raw = data.get(_STATUS_FIELDS[field.name])
+    for name, key in _STATUS_TABLE:
+        raw = data.get(key)
         if raw is None:
             continue
         try:
-            values[field.name] = _decode_status_field(field.name, raw)
+            values[name] = _decode_status_field(name, raw)
         except (TypeError, ValueError, KeyError, AttributeError):
             continue
     try:
@@ -423,49 +478,78 @@ def _required_time(raw: Any) -> datetime:
     return parsed
 
 
-def _decode_status_field(name: str, raw: Any) -> Any:
-    if name in (
+def _condition(c: dict[str, Any]) -> Condition:
+    return Condition(
+        type=c["type"],
+        status=c["status"],
+        reason=c.get("reason", ""),
+        message=c.get("message", ""),
+        last_transition_time=_required_time(c["lastTransitionTime"]),
+        observed_generation=int(c.get("observedGeneration", 0)),
+    )
+
+
+def _history_entry(e: dict[str, Any]) -> HistoryEntry:
+    return HistoryEntry(
+        tag=e["tag"],
+        digest=e["digest"],
+        values_hash=e.get("valuesHash", ""),
+        job_name=e["jobName"],
+        attempt=int(e.get("attempt", 1)),
+        started_at=_required_time(e["startedAt"]),
+        finished_at=parse_time(e.get("finishedAt")),
+        result=e.get("result", "Running"),
+    )
+
+
+def _decode_entry(decode: Any, entry: Any) -> Any:
+    """``decode(entry)``, memoised for an entry of strings and integers only (a history
+    entry, a condition): the same ones come back at every pass. Other entries (and
+    ones that do not decode: errors are not memoised) are decoded every time."""
+    if type(entry) is not dict and not isinstance(entry, dict):
+        return decode(entry)
+    items = tuple(entry.items())
+    for _, value in items:
+        kind = type(value)
+        if kind is not str and kind is not int:
+            return decode(entry)
+    return _decode_items(decode, items)
+
+
+@lru_cache(maxsize=16384)
+def _decode_items(decode: Any, items: tuple[tuple[str, Any], ...]) -> Any:
+    return decode(dict(items))
+
+
+_TIME_FIELDS = frozenset(
+    {
         "last_sync_time",
         "last_poll_time",
         "next_poll_time",
         "last_error_time",
         "last_drift_check_time",
-    ):
-        return _required_time(raw)
-    if name in (
+    }
+)
+_INT_FIELDS = frozenset(
+    {
         "observed_generation",
         "poll_count",
         "consecutive_failures",
         "attempts",
         "drift_corrections",
-    ):
+    }
+)
+
+
+def _decode_status_field(name: str, raw: Any) -> Any:
+    if name in _TIME_FIELDS:
+        return _required_time(raw)
+    if name in _INT_FIELDS:
         return int(raw)
     if name == "conditions":
-        return tuple(
-            Condition(
-                type=c["type"],
-                status=c["status"],
-                reason=c.get("reason", ""),
-                message=c.get("message", ""),
-                last_transition_time=_required_time(c["lastTransitionTime"]),
-                observed_generation=int(c.get("observedGeneration", 0)),
-            )
-            for c in raw
-        )
+        return tuple(_decode_entry(_condition, c) for c in raw)
     if name == "version_history":
-        return tuple(
-            HistoryEntry(
-                tag=e["tag"],
-                digest=e["digest"],
-                values_hash=e.get("valuesHash", ""),
-                job_name=e["jobName"],
-                attempt=int(e.get("attempt", 1)),
-                started_at=_required_time(e["startedAt"]),
-                finished_at=parse_time(e.get("finishedAt")),
-                result=e.get("result", "Running"),
-            )
-            for e in raw
-        )
+        return tuple(_decode_entry(_history_entry, e) for e in raw)
     if name == "selection":
         return SelectionStatus(
             selected=raw.get("selected"),

@@ -1,0 +1,112 @@
+"""The status codec: a round trip is lossless, and its memos (times, history entries,
+conditions) never leak shared state into what callers receive."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from werfop.api.codec import decode_status, encode_status, format_time, parse_time
+from werfop.core.model import BundleStatus, Condition, HistoryEntry, Rejection, SelectionStatus
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def status() -> BundleStatus:
+    return BundleStatus(
+        phase="Synced",
+        conditions=(
+            Condition(
+                type="Ready",
+                status="True",
+                reason="Succeeded",
+                message="applied",
+                last_transition_time=T0,
+                observed_generation=2,
+            ),
+        ),
+        observed_generation=2,
+        last_poll_time=T0 + timedelta(minutes=5),
+        poll_count=7,
+        last_etag="W/1",
+        version_history=tuple(
+            HistoryEntry(
+                tag=f"1.0.{i}",
+                digest=f"sha256:{i}",
+                values_hash="v",
+                job_name=f"job-{i}",
+                attempt=1,
+                started_at=T0 + timedelta(hours=i),
+                finished_at=T0 + timedelta(hours=i, minutes=1),
+                result="Succeeded",
+            )
+            for i in range(3)
+        ),
+        selection=SelectionStatus(
+            selected="1.0.2", considered=3, rejected=(Rejection(tag="2.0.0", reason="x"),)
+        ),
+    )
+
+
+def test_a_status_survives_a_round_trip_every_time() -> None:
+    for _ in range(3):  # the memos answer from the second time on
+        assert status() == decode_status(encode_status(status()))
+
+
+def test_the_encoding_is_camel_case_with_rfc3339_times_and_no_unset_fields() -> None:
+    encoded = encode_status(status())
+    assert "2026-01-01T00:05:00Z" == encoded["lastPollTime"]
+    assert "W/1" == encoded["lastETag"]
+    assert {
+        "tag": "1.0.0",
+        "digest": "sha256:0",
+        "valuesHash": "v",
+        "jobName": "job-0",
+        "attempt": 1,
+        "startedAt": "2026-01-01T00:00:00Z",
+        "finishedAt": "2026-01-01T00:01:00Z",
+        "result": "Succeeded",
+    } == encoded["versionHistory"][0]
+    assert "nextPollTime" not in encoded
+
+
+def test_each_encoding_is_a_new_document_the_caller_may_change() -> None:
+    first = encode_status(status())
+    first["versionHistory"][0]["tag"] = "changed"
+    first["conditions"][0]["status"] = "False"
+    second = encode_status(status())
+    assert "1.0.0" == second["versionHistory"][0]["tag"]
+    assert "True" == second["conditions"][0]["status"]
+
+
+@pytest.mark.parametrize(
+    ("attempt", "expected"),
+    [
+        pytest.param(2, 2, id="integer"),
+        pytest.param("3", 3, id="string"),
+        pytest.param(True, 1, id="boolean-as-before"),
+    ],
+)
+def test_history_entries_decode_alike_whatever_was_seen_before(attempt, expected) -> None:
+    encoded = encode_status(status())
+    decode_status(encoded)
+    encoded["versionHistory"][0]["attempt"] = attempt
+    assert expected == decode_status(encoded).version_history[0].attempt
+
+
+def test_a_damaged_entry_drops_its_field_every_time() -> None:
+    encoded = encode_status(status())
+    del encoded["versionHistory"][1]["startedAt"]
+    for _ in range(2):
+        assert () == decode_status(encoded).version_history
+
+
+def test_times_format_alike_in_any_time_zone() -> None:
+    moment = T0 + timedelta(seconds=1, milliseconds=500)
+    east = moment.astimezone(timezone(timedelta(hours=3)))
+    assert "2026-01-01T00:00:01.500Z" == format_time(moment)
+    assert format_time(moment) == format_time(east)
+    assert moment == parse_time("2026-01-01T00:00:01.500Z")
+    assert parse_time("2026-01-01T00:00:01.500") == parse_time("2026-01-01T00:00:01.500Z")
+    assert parse_time("not a time") is None
