@@ -3,11 +3,21 @@
 from datetime import timedelta
 
 import attrs
+import pytest
 
 from support.world import T0, FixedClock, World, digest_of, make_spec
 from werfop.core.actions import CreateJob, EmitEvent, SaveLogs, WriteStatus
-from werfop.core.model import FINALIZER, ConvergeSpec, FieldProblem, Inputs, PollDeferred
-from werfop.core.reconcile import reconcile
+from werfop.core.model import (
+    FINALIZER,
+    BundleStatus,
+    ConvergeSpec,
+    FieldProblem,
+    HistoryEntry,
+    Inputs,
+    JobObservation,
+    PollDeferred,
+)
+from werfop.core.reconcile import eviction_test, is_evicted, reconcile
 
 
 def _world(**registry) -> World:
@@ -576,3 +586,48 @@ def test_a_deferred_poll_only_moves_the_next_poll_time():
     assert [] == [a for a in plan.actions if isinstance(a, CreateJob)]
     assert "Polled" not in [o.type for o in plan.timeline]
     assert timedelta(seconds=40) == plan.requeue_after  # back at its slot
+
+
+def _history(count: int) -> tuple[HistoryEntry, ...]:
+    return tuple(
+        HistoryEntry(
+            tag=f"1.0.{i}",
+            digest=digest_of(f"1.0.{i}"),
+            values_hash="v0",
+            job_name=f"job-{i}",
+            attempt=1,
+            started_at=T0 + timedelta(hours=i),
+            result="Succeeded",
+        )
+        for i in range(count)
+    )
+
+
+@pytest.mark.parametrize(
+    ("history", "name", "state", "started_hours", "expected"),
+    [
+        pytest.param(10, "old", "Succeeded", -1, True, id="older-than-a-full-history"),
+        pytest.param(10, "old", "Succeeded", 0, True, id="as-old-as-the-oldest-entry"),
+        pytest.param(10, "new", "Succeeded", 1, False, id="newer-than-the-oldest-entry"),
+        pytest.param(10, "job-0", "Succeeded", -1, False, id="still-in-the-history"),
+        pytest.param(10, "old", "Active", -1, False, id="active"),
+        pytest.param(9, "old", "Succeeded", -1, False, id="history-not-full"),
+        pytest.param(10, "old", "Failed", None, True, id="no-start-time"),
+    ],
+)
+def test_a_finished_job_older_than_a_full_history_is_evicted(
+    history, name, state, started_hours, expected
+):
+    status = BundleStatus(version_history=_history(history))
+    job = JobObservation(
+        name=name,
+        namespace="default",
+        tag="0.9.0",
+        digest=digest_of("0.9.0"),
+        values_hash="v0",
+        attempt=1,
+        state=state,
+        started_at=None if started_hours is None else T0 + timedelta(hours=started_hours),
+    )
+    assert expected == is_evicted(status, job)
+    assert expected == eviction_test(status)(job)

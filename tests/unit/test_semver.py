@@ -1,5 +1,6 @@
 """The constraint dialect, case by case (Masterminds/semver v3 semantics, see docs)."""
 
+import attrs
 import pytest
 
 from werfop.core.semver import ConstraintError, parse_constraint, parse_version
@@ -102,3 +103,12 @@ def test_bad_constraints_raise_with_a_message(text):
     with pytest.raises(ConstraintError) as error:
         parse_constraint(text)
     assert str(error.value)
+
+
+def test_the_sort_key_is_computed_once_and_left_out_of_equality():
+    version = parse_version("1.2.3-rc.1+build.5")
+    assert version is not None
+    assert (1, 2, 3, 0, ((1, "rc"), (0, 1))) == version.key
+    assert version.key is version.key
+    assert parse_version("1.2.3-rc.1+build.5") == attrs.evolve(version, build="build.5")
+    assert "key" not in repr(version)

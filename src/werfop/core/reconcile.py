@@ -12,6 +12,7 @@ the Job, ``status`` words the verdict; ``werfop.runtime`` executes the plan.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -96,13 +97,11 @@ def jobs_needing_logs(bundle: Bundle) -> tuple[JobObservation, ...]:
     their log tail before the pass so that the pass can keep it."""
     recorded = {e.job_name for e in bundle.status.version_history if e.result != "Running"}
     checks = drift.pending_checks(bundle.jobs, bundle.status.last_drift_check_time)
+    evicted = eviction_test(bundle.status)
     applies = [
         j
         for j in bundle.jobs
-        if j.kind == "apply"
-        and j.state != "Active"
-        and j.name not in recorded
-        and not is_evicted(bundle.status, j)
+        if j.kind == "apply" and j.state != "Active" and j.name not in recorded and not evicted(j)
     ]
     return tuple(applies + checks)
 
@@ -110,13 +109,28 @@ def jobs_needing_logs(bundle: Bundle) -> tuple[JobObservation, ...]:
 def is_evicted(status: BundleStatus, job: JobObservation) -> bool:
     """A finished Job older than everything the full history keeps: it was recorded
     once and pushed out by newer Jobs (it lives on until its TTL). Not news."""
+    return eviction_test(status)(job)
+
+
+def eviction_test(status: BundleStatus) -> Callable[[JobObservation], bool]:
+    """``is_evicted`` for one status, with the history read once: a bundle keeps its
+    finished Jobs for days (``logRetentionDays``) and each pass asks about every one."""
     history = status.version_history
-    if job.state == "Active" or len(history) < MAX_HISTORY:
-        return False
-    if any(e.job_name == job.name for e in history):
-        return False
+    if len(history) < MAX_HISTORY:
+        return _never
+    names = {e.job_name for e in history}
     oldest = min(e.started_at for e in history)
-    return job.started_at is None or job.started_at <= oldest
+
+    def evicted(job: JobObservation) -> bool:
+        if job.state == "Active" or job.name in names:
+            return False
+        return job.started_at is None or job.started_at <= oldest
+
+    return evicted
+
+
+def _never(job: JobObservation) -> bool:
+    return False
 
 
 def _key(entry: HistoryEntry | JobObservation) -> DeployKey:
@@ -232,9 +246,9 @@ class _Pass:
                 message=message,
                 stalled=True,
             )
-        status = attrs.evolve(
-            status, resolved_target_namespace=jobspec.target_namespace(bundle.meta, spec)
-        )
+        target = jobspec.target_namespace(bundle.meta, spec)
+        if status.resolved_target_namespace != target:
+            status = attrs.evolve(status, resolved_target_namespace=target)
         status, self.drifted = drift.record(self, spec, status)
         if spec.suspend:
             status = attrs.evolve(status, next_poll_time=None)
@@ -304,10 +318,12 @@ class _Pass:
         attempts = old.attempts
         observed = {j.name: j for j in self.bundle.jobs if j.kind == "apply"}
         finished: list[tuple[HistoryEntry, JobObservation | None]] = []
-        for job in sorted(observed.values(), key=lambda j: (j.attempt, j.name)):
+        # Jobs pushed out of a full history are not news: leave them out before sorting
+        # (a bundle keeps a week of Jobs, the history ten).
+        evicted = eviction_test(old)
+        news = [j for j in observed.values() if j.name in history or not evicted(j)]
+        for job in sorted(news, key=lambda j: (j.attempt, j.name)):
             entry = history.get(job.name)
-            if entry is None and is_evicted(old, job):
-                continue
             if entry is None:
                 # Created by an earlier pass whose status write was lost, or never seen.
                 entry = HistoryEntry(
@@ -336,20 +352,24 @@ class _Pass:
                 history[name] = entry
                 finished.append((entry, None))
         ordered = sorted(history.values(), key=lambda e: (e.started_at, e.job_name), reverse=True)
-        status = attrs.evolve(old, version_history=tuple(ordered[:MAX_HISTORY]), attempts=attempts)
+        kept = tuple(ordered[:MAX_HISTORY])
         active = [j for j in observed.values() if j.state == "Active"]
-        status = attrs.evolve(
-            status,
-            active_job_name=active[0].name if active else None,
-            active_job_namespace=active[0].namespace if active else None,
-        )
+        # One new status for the history, the attempts, the active Job and the last Job
+        # status (``_job_finished`` below changes none of these fields).
+        changes: dict[str, Any] = {
+            "version_history": kept,
+            "attempts": attempts,
+            "active_job_name": active[0].name if active else None,
+            "active_job_namespace": active[0].namespace if active else None,
+        }
+        if kept:
+            newest = kept[0].result
+            changes["last_job_status"] = "Failed" if newest == "Lost" else newest
+        status = _with(old, changes)
         for done, seen in sorted(
             finished, key=lambda f: (f[0].finished_at or self.now, f[0].job_name)
         ):
             status = self._job_finished(status, done, seen)
-        if status.version_history:
-            newest = status.version_history[0].result
-            status = attrs.evolve(status, last_job_status="Failed" if newest == "Lost" else newest)
         self._expire_logs()
         return status
 
@@ -472,18 +492,25 @@ class _Pass:
                 last_error_time=self.now,
             )
         interval = schedule.jittered(spec.registry.poll_interval, uid, count)
-        status = attrs.evolve(
-            status,
-            last_poll_time=self.now,
-            next_poll_time=self.now + interval,
-            poll_count=count,
-            consecutive_failures=0,
-            last_error_message=None,
-            last_etag=snapshot.etag,
-        )
-        return self._select(spec, status, snapshot)
+        polled = {
+            "last_poll_time": self.now,
+            "next_poll_time": self.now + interval,
+            "poll_count": count,
+            "consecutive_failures": 0,
+            "last_error_message": None,
+            "last_etag": snapshot.etag,
+        }
+        return self._select(spec, status, snapshot, polled)
 
-    def _select(self, spec: BundleSpec, status: BundleStatus, snapshot: TagList) -> BundleStatus:
+    def _select(
+        self,
+        spec: BundleSpec,
+        status: BundleStatus,
+        snapshot: TagList,
+        polled: dict[str, Any],
+    ) -> BundleStatus:
+        """The selection folded into ``status``, with the poll's own fields ``polled``
+        (none of which the selection reads), in one new status."""
         applied_tag = status.last_applied_tag
         policy = policy_for(spec, applied_tag)
         selection = select(snapshot, policy)
@@ -510,6 +537,7 @@ class _Pass:
         self._note("Polled", selected=desired[0] if desired else None, tags=len(snapshot.tags))
         return attrs.evolve(
             status,
+            **polled,
             desired_tag=desired[0] if desired else None,
             desired_digest=desired[1] if desired else None,
             soak=soak,
@@ -767,6 +795,13 @@ class _Pass:
                 len(self.actions),
             )
             self.actions.insert(position, write)
+
+
+def _with(status: BundleStatus, changes: dict[str, Any]) -> BundleStatus:
+    """``status`` with ``changes``; ``status`` itself when they change nothing."""
+    if all(getattr(status, name) == value for name, value in changes.items()):
+        return status
+    return attrs.evolve(status, **changes)
 
 
 def _describe(problems: tuple[FieldProblem, ...]) -> str:

@@ -61,10 +61,14 @@ class Version:
     patch: int
     prerelease: str = ""
     build: str = ""
+    # Sort key: a release sorts after all of its prereleases. Computed once (sorting a
+    # long tag list compares versions O(n log n) times); not part of equality or hash.
+    key: tuple[int, int, int, int, tuple[tuple[int, int | str], ...]] = attrs.field(
+        init=False, eq=False, repr=False
+    )
 
-    @property
-    def key(self) -> tuple[int, int, int, int, tuple[tuple[int, int | str], ...]]:
-        """Sort key: a release sorts after all of its prereleases."""
+    @key.default
+    def _key(self) -> tuple[int, int, int, int, tuple[tuple[int, int | str], ...]]:
         if self.prerelease:
             return (self.major, self.minor, self.patch, 0, _prerelease_key(self.prerelease))
         return (self.major, self.minor, self.patch, 1, ())

@@ -90,10 +90,17 @@ def apply_verdict(
         )
     # Conditions owned by other concerns (Drifted, DriftCorrectionFailed) are kept.
     conditions += [c for c in new.conditions if c.type not in (READY, RECONCILING, STALLED)]
+    settled = tuple(conditions)
+    if (new.phase, new.conditions, new.observed_generation) == (
+        verdict.phase,
+        settled,
+        generation,
+    ):
+        return new  # the verdict is the one already recorded
     return attrs.evolve(
         new,
         phase=verdict.phase,
-        conditions=tuple(conditions),
+        conditions=settled,
         observed_generation=generation,
     )
 
