@@ -89,6 +89,8 @@ class Observer:
         # bundle key -> when its metadata last changed (spec, annotations), per the watch
         self.changed_meta: dict[str, datetime] = {}
         self.followers: dict[tuple[str, str, bool], set[str]] = {}
+        # bundle key -> its Jobs as last listed and decoded (see ``_listed_jobs``)
+        self._listed: dict[str, _ListedJobs] = {}
 
     def observe(self, raw: dict[str, Any], now: datetime) -> Observation:
         bundle, problems = decode_bundle(raw)
@@ -139,6 +141,7 @@ class Observer:
         for keys in (*self.followers.values(), *self.referrers.values()):
             keys.discard(key)
         self.changed_meta.pop(key, None)
+        self._listed.pop(key, None)
         if self.pacer is not None:
             self.pacer.forget(key)
 
@@ -173,23 +176,63 @@ class Observer:
 
     def _jobs(self, bundle: Bundle) -> tuple[JobObservation, ...]:
         selector = f"{jobspec.LABEL_BUNDLE_UID}={jobspec.label_value(bundle.meta.uid)}"
-        jobs = {}
-        for raw in self.cluster.list_jobs(selector):
-            job = decode_job(raw)
-            if job is not None:
-                jobs[(job.namespace, job.name)] = job
+        listed = self._listed_jobs(bundle.meta.key, self.cluster.list_jobs(selector))
         status = bundle.status
         active = (status.active_job_namespace or "", status.active_job_name or "")
-        if status.active_job_name and active not in jobs:
+        if status.active_job_name and active not in listed.places:
             # A cache may lag behind our own create: ask the API before calling it lost.
             raw_job = self.cluster.get_job(*active)
             job = decode_job(raw_job) if raw_job is not None else None
             if job is not None:
+                jobs = {(j.namespace, j.name): j for j in listed.jobs}
                 jobs[active] = job
-        return tuple(sorted(jobs.values(), key=lambda j: (j.namespace, j.name)))
+                return tuple(sorted(jobs.values(), key=lambda j: (j.namespace, j.name)))
+        return listed.jobs
+
+    def _listed_jobs(self, key: str, raws: list[dict[str, Any]]) -> _ListedJobs:
+        """The listed Jobs decoded, sorted by (namespace, name).
+
+        A bundle keeps its finished Jobs for ``logRetentionDays`` and every pass lists
+        them all, so decoding is memoised on what the API server guarantees: an object
+        with the same uid and resourceVersion has the same content. Only the Jobs of the
+        bundle's last listing are kept. Objects without both (never from a real API
+        server) are decoded every time.
+        """
+        previous = self._listed.get(key)
+        found = []
+        cacheable = True
+        for raw in raws:
+            metadata = raw.get("metadata") or {}
+            version = (metadata.get("uid"), metadata.get("resourceVersion"))
+            cacheable = cacheable and bool(version[0] and version[1])
+            found.append(version)
+        versions = tuple(found)
+        if cacheable and previous is not None and previous.versions == versions:
+            return previous
+        known = previous.decoded if previous is not None else {}
+        decoded: dict[tuple[Any, Any], JobObservation | None] = {}
+        jobs: dict[tuple[str, str], JobObservation] = {}
+        for raw, version in zip(raws, versions, strict=True):
+            job = known[version] if cacheable and version in known else decode_job(raw)
+            decoded[version] = job
+            if job is not None:
+                jobs[(job.namespace, job.name)] = job
+        listed = _ListedJobs(
+            versions=versions,
+            decoded=decoded,
+            jobs=tuple(sorted(jobs.values(), key=lambda j: (j.namespace, j.name))),
+            places=frozenset(jobs),
+        )
+        if cacheable:
+            self._listed[key] = listed
+        else:
+            self._listed.pop(key, None)
+        return listed
 
     def _with_logs(self, bundle: Bundle) -> tuple[JobObservation, ...]:
         needing = {j.name for j in jobs_needing_logs(bundle)}
+        if not needing:
+            return bundle.jobs
         out = []
         for job in bundle.jobs:
             if job.name in needing:
@@ -423,6 +466,17 @@ class Observer:
         if changed:
             self._changed_at[key] = now
         return attrs.evolve(tag_list, digests=tuple(digests)), key if changed else None
+
+
+@attrs.frozen(kw_only=True)
+class _ListedJobs:
+    """One listing of a bundle's Jobs: the (uid, resourceVersion) of each listed object
+    in order, their decodings (None: not a werfop Job) and the result."""
+
+    versions: tuple[tuple[Any, Any], ...]
+    decoded: dict[tuple[Any, Any], JobObservation | None] = attrs.field(eq=False)
+    jobs: tuple[JobObservation, ...]
+    places: frozenset[tuple[str, str]]
 
 
 def _asked_to_poll(bundle: Bundle) -> bool:

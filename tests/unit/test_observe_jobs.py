@@ -1,0 +1,110 @@
+"""The observer decodes a bundle's Jobs once per (uid, resourceVersion): a bundle keeps
+its finished Jobs for days and every pass lists them all."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from werfop.adapters.memory import ManualClock
+from werfop.adapters.scripted_registry import ScriptedRegistry
+from werfop.core import jobspec
+from werfop.core.model import Bundle, BundleStatus, Meta
+from werfop.runtime.observe import Observer
+from werfop.runtime.registry_economy import RegistryEconomy
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+BUNDLE = Bundle(meta=Meta(namespace="default", name="shop", uid="uid-1"), spec=None)
+
+
+def job(name: str, version: str | None, *, succeeded: bool = False, uid: str | None = None):
+    metadata: dict[str, Any] = {
+        "name": name,
+        "namespace": "default",
+        "creationTimestamp": "2026-01-01T00:00:00Z",
+        "labels": {jobspec.LABEL_BUNDLE_UID: "uid-1"},
+        "annotations": {jobspec.ANNOTATION_TAG: "1.0.0", jobspec.ANNOTATION_ATTEMPT: "1"},
+    }
+    if version is not None:
+        metadata |= {"uid": uid or f"uid-{name}", "resourceVersion": version}
+    status = {"succeeded": 1, "completionTime": "2026-01-01T00:01:00Z"} if succeeded else {}
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "status": status}
+
+
+class ListedJobs:
+    """The part of ``ClusterPort`` the Job listing uses: answers what the test says."""
+
+    def __init__(self) -> None:
+        self.jobs: list[dict[str, Any]] = []
+
+    def list_jobs(self, label_selector: str) -> list[dict[str, Any]]:
+        return list(self.jobs)
+
+    def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return None
+
+
+def observer(cluster: ListedJobs) -> Observer:
+    clock = ManualClock(START)
+    return Observer(cluster, RegistryEconomy(ScriptedRegistry(clock), clock), clock)  # type: ignore[arg-type]
+
+
+def test_a_job_listed_again_unchanged_is_not_decoded_again() -> None:
+    cluster = ListedJobs()
+    cluster.jobs = [job("b", "5"), job("a", "4")]
+    watcher = observer(cluster)
+    first = watcher._jobs(BUNDLE)
+    second = watcher._jobs(BUNDLE)
+    assert ["a", "b"] == [j.name for j in first]
+    assert first is second
+
+
+def test_a_new_resource_version_is_decoded_again() -> None:
+    cluster = ListedJobs()
+    cluster.jobs = [job("a", "4")]
+    watcher = observer(cluster)
+    assert ["Active"] == [j.state for j in watcher._jobs(BUNDLE)]
+    cluster.jobs = [job("a", "7", succeeded=True)]
+    assert ["Succeeded"] == [j.state for j in watcher._jobs(BUNDLE)]
+
+
+def test_a_new_job_and_a_vanished_one_show_at_once() -> None:
+    cluster = ListedJobs()
+    cluster.jobs = [job("a", "4"), job("b", "5")]
+    watcher = observer(cluster)
+    watcher._jobs(BUNDLE)
+    cluster.jobs = [job("b", "5"), job("c", "9")]
+    assert ["b", "c"] == [j.name for j in watcher._jobs(BUNDLE)]
+    assert 2 == len(watcher._listed[BUNDLE.meta.key].decoded)  # "a" is forgotten
+
+
+def test_objects_without_uid_and_resource_version_are_decoded_every_time() -> None:
+    cluster = ListedJobs()
+    cluster.jobs = [job("a", None)]
+    watcher = observer(cluster)
+    assert ["Active"] == [j.state for j in watcher._jobs(BUNDLE)]
+    cluster.jobs = [job("a", None, succeeded=True)]
+    assert ["Succeeded"] == [j.state for j in watcher._jobs(BUNDLE)]
+    assert BUNDLE.meta.key not in watcher._listed
+
+
+def test_forgetting_a_bundle_drops_its_decoded_jobs() -> None:
+    cluster = ListedJobs()
+    cluster.jobs = [job("a", "4")]
+    watcher = observer(cluster)
+    watcher._jobs(BUNDLE)
+    watcher.forget(BUNDLE.meta.key)
+    assert {} == watcher._listed
+
+
+def test_the_active_job_missing_from_the_listing_is_still_looked_up() -> None:
+    class Lagging(ListedJobs):
+        def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
+            return job(name, "8") if name == "new" else None
+
+    cluster = Lagging()
+    cluster.jobs = [job("a", "4", succeeded=True)]
+    watcher = observer(cluster)
+    status = BundleStatus(active_job_name="new", active_job_namespace="default")
+    bundle = Bundle(meta=BUNDLE.meta, spec=None, status=status)
+    assert ["a", "new"] == [j.name for j in watcher._jobs(bundle)]
