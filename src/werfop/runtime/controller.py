@@ -19,7 +19,7 @@ from typing import Protocol
 import attrs
 
 from werfop.core import jobspec
-from werfop.core.actions import Action, Occurrence, Plan
+from werfop.core.actions import Action, DeleteLogs, Occurrence, Plan, SaveLogs
 from werfop.core.durations import parse_duration
 from werfop.core.errors import (
     ConflictError,
@@ -234,6 +234,8 @@ class Controller:
                     self.on_problems(key, observation.problems)
                 return Terminal("the object could not be read")
             plan = reconcile(observation.bundle, observation.snapshot, _FixedClock(now))
+            if any(isinstance(a, SaveLogs | DeleteLogs) for a in plan.actions):
+                self.observer.logs_changed(key)
             self.executor.execute(plan)
             if observation.changed is not None:
                 for other in sorted(self.observer.followers.get(observation.changed, ())):

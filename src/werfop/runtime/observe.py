@@ -51,6 +51,9 @@ LOG_TAIL_LINES = 500
 # version-named) tag is re-checked at most this often; a mutable tag (spec.registry.tag)
 # is checked at every poll, and a notification or a requested poll checks at once.
 DIGEST_RECHECK = timedelta(hours=1)
+# A bundle's log ConfigMaps are listed at most this often (and after this process saved
+# or deleted one): they only matter for their expiry, days away (logRetentionDays).
+LOG_RESCAN = timedelta(hours=1)
 ACCEPT_ANNOTATION = "werf.io/accept-bundles-from"
 WATCH_LABEL = "werf.io/watch"
 
@@ -89,6 +92,8 @@ class Observer:
         # bundle key -> when its metadata last changed (spec, annotations), per the watch
         self.changed_meta: dict[str, datetime] = {}
         self.followers: dict[tuple[str, str, bool], set[str]] = {}
+        # bundle key -> (uid, when, its log ConfigMaps) as last listed (``_log_maps``)
+        self._log_scans: dict[str, tuple[str, datetime, tuple[LogMap, ...]]] = {}
         # bundle key -> its Jobs as last listed and decoded (see ``_listed_jobs``)
         self._listed: dict[str, _ListedJobs] = {}
 
@@ -105,7 +110,7 @@ class Observer:
         bundle = attrs.evolve(
             bundle,
             inputs=inputs,
-            log_maps=self._log_maps(bundle.meta),
+            log_maps=self._log_maps(bundle.meta, now),
             jobs=self._with_logs(bundle),
         )
         registry_blocked = any(p.path.startswith("spec.registry.") for p in inputs.problems)
@@ -142,6 +147,7 @@ class Observer:
             keys.discard(key)
         self.changed_meta.pop(key, None)
         self._listed.pop(key, None)
+        self._log_scans.pop(key, None)
         if self.pacer is not None:
             self.pacer.forget(key)
 
@@ -244,7 +250,23 @@ class Observer:
             out.append(job)
         return tuple(out)
 
-    def _log_maps(self, meta: Meta) -> tuple[LogMap, ...]:
+    def logs_changed(self, key: str) -> None:
+        """A pass is about to save or delete a log ConfigMap: list them again next time."""
+        self._log_scans.pop(key, None)
+
+    def _log_maps(self, meta: Meta, now: datetime) -> tuple[LogMap, ...]:
+        """The bundle's log ConfigMaps, listed at most every ``LOG_RESCAN`` (one LIST
+        per poll otherwise, for objects that change once per deploy at most). What
+        this process writes or deletes invalidates the scan (``logs_changed``); a map
+        someone else deletes is deleted again harmlessly (NotFound is success)."""
+        scan = self._log_scans.get(meta.key)
+        if scan is not None and scan[0] == meta.uid and timedelta(0) <= now - scan[1] < LOG_RESCAN:
+            return scan[2]
+        maps = self._list_log_maps(meta)
+        self._log_scans[meta.key] = (meta.uid, now, maps)
+        return maps
+
+    def _list_log_maps(self, meta: Meta) -> tuple[LogMap, ...]:
         selector = (
             f"{jobspec.LABEL_BUNDLE_UID}={jobspec.label_value(meta.uid)},"
             f"{jobspec.LABEL_JOB_KIND}=logs"
