@@ -3,7 +3,8 @@
 Role: ``MemoryCluster`` keeps Kubernetes objects the way the API server does
 (``resourceVersion``, ``uid``, ``generation`` bumped on spec changes only, finalizers
 and ``deletionTimestamp``, label selectors, conflicts on stale writes, owner-reference
-garbage collection, Job TTLs) and runs Jobs to the outcome a scenario decides, with a
+garbage collection, Job TTLs, Events expiring ``EVENT_TTL`` after their last write, as
+kube-apiserver's ``--event-ttl`` does) and runs Jobs to the outcome a scenario decides, with a
 pod log the operator can read. ``ManualClock`` is virtual time that only moves when told.
 Objects are stored frozen (``adapters.frozen``): every write copies what it was given
 once, reads and watch events hand out the stored object itself, shared and read-only
@@ -26,7 +27,7 @@ import attrs
 
 from werfop.adapters.frozen import FrozenDict, freeze, thaw
 from werfop.adapters.selectors import equality_terms, matches_selector
-from werfop.api.codec import format_time, parse_time
+from werfop.api.codec import format_time, parse_time, trust_identity
 from werfop.core.errors import AlreadyExistsError, ConflictError, NotFoundError
 from werfop.core.ports import Clock, Obj, WatchEvent
 
@@ -38,7 +39,14 @@ JobDecider = Callable[
     [Obj], tuple[JobResult, timedelta, str] | tuple[JobResult, timedelta, str, int]
 ]
 
+# Stored objects are frozen deeply and never change: the codec may memoise by identity.
+trust_identity(FrozenDict)
+
 _UID_NAMESPACE = uuid.UUID("6f1d8a4e-52c4-4a1b-9d65-2f6b3f7e0c11")
+
+# kube-apiserver's --event-ttl default: an Event is deleted this long after it was last
+# written (an etcd lease renewed by each write).
+EVENT_TTL = timedelta(hours=1)
 
 
 class ManualClock:
@@ -168,6 +176,8 @@ class MemoryCluster:
         self.decide_job = decide_job or (lambda job: ("succeeded", timedelta(minutes=1), ""))
         self.objects = _Store()
         self._expiries: list[tuple[datetime, Key]] = []  # Job TTLs, a heap
+        # Event TTLs, a heap of (expiry, key, resourceVersion of the write that set it).
+        self._event_expiries: list[tuple[datetime, Key, str]] = []
         self.logs: dict[tuple[str, str], str] = {}
         self.exit_codes: dict[tuple[str, str], int] = {}
         self.listeners: list[Listener] = []
@@ -205,8 +215,14 @@ class MemoryCluster:
         meta["creationTimestamp"] = format_time(self.clock.now())
         stored = freeze({**obj, "metadata": meta})
         self.objects[key] = stored
+        if kind == "Event":
+            self._expire_event_later(key, stored)
         self._notify(kind, "ADDED", stored)
         return stored
+
+    def _expire_event_later(self, key: Key, stored: Obj) -> None:
+        moment = self.clock.now() + EVENT_TTL
+        heapq.heappush(self._event_expiries, (moment, key, stored["metadata"]["resourceVersion"]))
 
     def get(self, kind: str, namespace: str, name: str) -> Obj | None:
         """The stored object, frozen (``thaw`` it to edit)."""
@@ -268,6 +284,8 @@ class MemoryCluster:
             return self._remove(key)
         stored = FrozenDict({**new, "metadata": FrozenDict(new_meta)})
         self.objects[key] = stored
+        if kind == "Event":
+            self._expire_event_later(key, stored)
         self._notify(kind, "MODIFIED", stored)
         return stored
 
@@ -293,6 +311,8 @@ class MemoryCluster:
                 meta["resourceVersion"] = self._next_version()
                 stored = freeze({**current, "metadata": meta})
                 self.objects[key] = stored
+                if kind == "Event":
+                    self._expire_event_later(key, stored)
                 self._notify(kind, "MODIFIED", stored)
             return
         self._remove(key)
@@ -443,7 +463,9 @@ class MemoryCluster:
     # -- the Job controller stand-in -----------------------------------------------------
 
     def next_completion(self) -> datetime | None:
-        """When the next running Job ends, or the next finished Job's TTL expires."""
+        """When the next running Job ends, or the next finished Job's TTL expires. Event
+        expiries are not moments of their own: nothing watches Events, so they are
+        deleted by the next ``advance`` past their TTL."""
         moments = [p.at for p in self.pending]
         while self._expiries and not self._expires_at(*self._expiries[0]):
             heapq.heappop(self._expiries)  # the Job is gone, or its TTL moved
@@ -456,7 +478,8 @@ class MemoryCluster:
         return obj is not None and _ttl_expiry(obj) == moment
 
     def advance(self, now: datetime) -> None:
-        """End the Jobs due by ``now`` (in order) and delete the ones past their TTL."""
+        """End the Jobs due by ``now`` (in order) and delete the Jobs and Events past their
+        TTL."""
         due = sorted((p for p in self.pending if p.at <= now), key=lambda p: (p.at, p.name))
         self.pending = [p for p in self.pending if p.at > now]
         for item in due:
@@ -491,6 +514,12 @@ class MemoryCluster:
             expired, job_key = heapq.heappop(self._expiries)
             if self._expires_at(expired, job_key):
                 self._remove(job_key)
+        events = self._event_expiries
+        while events and events[0][0] <= now:
+            _, event_key, version = heapq.heappop(events)
+            current = self.objects.get(event_key)
+            if current is not None and current["metadata"]["resourceVersion"] == version:
+                self._remove(event_key)  # else deleted, or written again since (a later entry)
 
 
 def _indexed(obj: Obj) -> tuple[Any, Any]:
