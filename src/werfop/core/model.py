@@ -2,8 +2,9 @@
 
 Role: plain immutable values that cross the boundary between the core and the rest.
 Must not: hold raw Kubernetes dicts (``werfop.api.codec`` translates), clients, or
-anything mutable. Neighbours: ``versions`` and ``reconcile`` read these; ``api.codec``
-builds them from JSON and turns ``BundleStatus`` back into JSON.
+anything mutable (save ``TagList``'s private selection memo, a cache out of equality).
+Neighbours: ``versions`` and ``reconcile`` read these; ``api.codec`` builds them from
+JSON and turns ``BundleStatus`` back into JSON.
 
 Times are tz-aware ``datetime``; durations are ``timedelta``. Mappings are stored as
 sorted tuples of pairs so every value here is hashable and compares by content.
@@ -318,7 +319,10 @@ class TagList:
     """A successful registry observation: every tag and the digests the core asked for.
 
     The hash is cached: one ``TagList`` is shared by every bundle that follows the same
-    repository, and the parsed, sorted view of it is memoised on its identity.
+    repository. ``versions`` keeps its parsed, sorted view and its selections in
+    ``_memo``, the one mutable part of the model: a cache, out of equality, hash and
+    repr, that ``attrs.evolve`` hands on to the copy (each bundle's copy with its own
+    digests shares the repository's memo), and that dies with the last of them.
     """
 
     repository: str
@@ -328,6 +332,7 @@ class TagList:
     digests: Pairs = attrs.field(default=(), eq=False)
     etag: str | None = None
     at: datetime
+    _memo: dict[object, object] = attrs.field(factory=dict, eq=False, repr=False)
 
     def digest(self, tag: str) -> str | None:
         for key, value in self.digests:

@@ -7,8 +7,10 @@ Must not: look at digests or time (``reconcile`` applies ``minAge``), or raise: 
 constraint or regular expression selects nothing and says so (fail closed).
 
 Cost: the parsed, sorted view of a ``TagList`` and each (tag list, policy) answer are
-memoised, so a steady-state pass over a shared snapshot costs the same for 10 tags or
-10,000.
+memoised on the ``TagList`` itself (its private ``_memo``, shared by the copies
+``attrs.evolve`` makes), so a steady-state pass over a shared snapshot costs the same for
+10 tags or 10,000, and the memo dies with the tag list: nothing outlives the observer's
+previous list of a repository.
 """
 
 from __future__ import annotations
@@ -89,9 +91,20 @@ def sorted_versions(tags: tuple[str, ...]) -> _Sorted:
     return _Sorted(versions=tuple(parsed), not_semver=tuple(rest))
 
 
-@lru_cache(maxsize=1024)
-def _sorted_for(snapshot: TagList) -> _Sorted:
-    return sorted_versions(snapshot.tags)
+# A TagList's memo: its sorted view under this key, its selections under their Policy.
+_SORTED = "sorted"
+# Selections kept per TagList (distinct policies: constraint, filters, last applied tag);
+# past this the memo starts over rather than grow without bound.
+MAX_SELECTIONS_PER_LIST = 4096
+
+
+def sorted_for(snapshot: TagList) -> _Sorted:
+    """The sorted view of ``snapshot``, memoised on it (and its ``attrs.evolve`` copies)."""
+    memo = snapshot._memo
+    view = memo.get(_SORTED)
+    if view is None:
+        view = memo[_SORTED] = sorted_versions(snapshot.tags)
+    return view  # type: ignore[return-value]
 
 
 @lru_cache(maxsize=256)
@@ -137,9 +150,15 @@ def select(tags: TagList | tuple[str, ...], policy: Policy) -> Selection:
     return _select(sorted_versions(tags), len(tags), tags, policy)
 
 
-@lru_cache(maxsize=8192)
 def _select_cached(snapshot: TagList, policy: Policy) -> Selection:
-    return _select(_sorted_for(snapshot), len(snapshot.tags), snapshot.tags, policy)
+    memo = snapshot._memo
+    found = memo.get(policy)
+    if found is None:
+        found = _select(sorted_for(snapshot), len(snapshot.tags), snapshot.tags, policy)
+        if len(memo) > MAX_SELECTIONS_PER_LIST:
+            memo.clear()
+        memo[policy] = found
+    return found  # type: ignore[return-value]
 
 
 def _select(view: _Sorted, considered: int, raw: tuple[str, ...], policy: Policy) -> Selection:
