@@ -322,10 +322,41 @@ def decode_bundle(obj: dict[str, Any]) -> tuple[Bundle | None, list[FieldProblem
                 message=f"must be {schema.GROUP}/{schema.VERSION} with kind {schema.KIND}",
             )
         ]
-    spec, found = _decode_spec(json.dumps(obj.get("spec"), sort_keys=True, default=str))
+    spec, found = _spec_of(obj.get("spec"))
     problems = list(found)
     status = decode_status(obj.get("status") or {})
     return Bundle(meta=meta, spec=spec, status=status, spec_problems=tuple(problems)), problems
+
+
+# Types whose instances never change once built, down to their leaves (the in-memory
+# cluster's frozen dicts): a spec of such a type is memoised by identity, so a bundle
+# whose spec did not move since its last pass skips even the canonical JSON below.
+_IMMUTABLE_TYPES: set[type] = set()
+_SPECS_BY_IDENTITY: dict[int, tuple[Any, tuple[BundleSpec | None, tuple[FieldProblem, ...]]]] = {}
+_SPECS_BY_IDENTITY_MAX = 4096
+
+
+def trust_identity(cls: type) -> None:
+    """Declare that instances of ``cls`` never change once built, deeply (a read-only
+    ``dict`` subclass): ``decode_bundle`` may then memoise a spec by its identity. An
+    object that can change in place (a plain ``dict``) is always read by its content."""
+    _IMMUTABLE_TYPES.add(cls)
+
+
+def _spec_of(raw: Any) -> tuple[BundleSpec | None, tuple[FieldProblem, ...]]:
+    if type(raw) not in _IMMUTABLE_TYPES:
+        return _decode_spec(json.dumps(raw, sort_keys=True, default=str))
+    known = _SPECS_BY_IDENTITY.get(id(raw))
+    if known is not None and known[0] is raw:  # held below, so its id is not reused
+        return known[1]
+    decoded = _decode_spec(json.dumps(raw, sort_keys=True, default=str))
+    if len(_SPECS_BY_IDENTITY) >= _SPECS_BY_IDENTITY_MAX:
+        try:  # the oldest; another thread may be evicting too
+            del _SPECS_BY_IDENTITY[next(iter(_SPECS_BY_IDENTITY))]
+        except (KeyError, RuntimeError, StopIteration):
+            pass
+    _SPECS_BY_IDENTITY[id(raw)] = (raw, decoded)
+    return decoded
 
 
 @lru_cache(maxsize=4096)
@@ -348,7 +379,7 @@ def parse_time(value: Any) -> datetime | None:
 # A status carries a dozen times and is read and written at every pass, mostly the same
 # ones as the pass before: both conversions are memoised (strings and datetimes are
 # immutable, so sharing the results is safe).
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def _parse_time(value: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value)
@@ -363,7 +394,7 @@ def format_time(value: datetime) -> str:
     return _format_time(value)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def _format_utc_time(value: datetime) -> str:
     return _format_time(value)
 
@@ -433,7 +464,7 @@ def _encode_fields(value: Any, table: tuple[tuple[str, str], ...]) -> dict[str, 
     return out
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=8192)
 def _flat_items(value: Any) -> tuple[tuple[str, Any], ...] | None:
     """The encoding of an attrs value whose fields are all scalars or times (a history
     entry, a condition), as items; None for one with nested lists or objects. A status
@@ -457,9 +488,13 @@ def decode_status(data: dict[str, Any]) -> BundleStatus:
     if not isinstance(data, dict):
         return BundleStatus()
     values: dict[str, Any] = {}
-    for name, key in _STATUS_TABLE:
-        raw = data.get(key)
-        if raw is None:
+    for key, raw in data.items():  # only the keys present: a status sets about two thirds
+        name = _STATUS_NAMES.get(key)
+        if name is None or raw is None:
+            continue
+        if name in _STRING_FIELDS:  # most fields: taken as they are
+            if isinstance(raw, str):
+                values[name] = raw
             continue
         try:
             values[name] = _decode_status_field(name, raw)
@@ -516,7 +551,7 @@ def _decode_entry(decode: Any, entry: Any) -> Any:
     return _decode_items(decode, items)
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=8192)
 def _decode_items(decode: Any, items: tuple[tuple[str, Any], ...]) -> Any:
     return decode(dict(items))
 
@@ -538,6 +573,14 @@ _INT_FIELDS = frozenset(
         "attempts",
         "drift_corrections",
     }
+)
+
+
+# JSON key -> attribute, and the attributes that are plain strings in JSON and model.
+_NESTED_FIELDS = frozenset({"conditions", "version_history", "selection", "soak"})
+_STATUS_NAMES = {key: name for name, key in _STATUS_TABLE}
+_STRING_FIELDS = frozenset(
+    name for name in _STATUS_FIELDS if name not in _TIME_FIELDS | _INT_FIELDS | _NESTED_FIELDS
 )
 
 
@@ -632,6 +675,7 @@ __all__ = [
     "format_time",
     "parse_time",
     "spec_from_json",
+    "trust_identity",
     "validate",
     "validate_spec",
 ]
