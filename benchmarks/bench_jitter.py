@@ -1,4 +1,4 @@
-"""Figure 6: jitter: polls per second with 1,000 bundles at a 5-minute interval.
+"""Figure 7: jitter: polls per second with 1,000 bundles at a 5-minute interval.
 
 Runs the real runtime in-process (``inprocess.py``: the twins, the real ``Controller``)
 with N bundles created at once, one release per repository at the start and nothing
@@ -80,7 +80,7 @@ def main() -> None:
     if args.quick:
         args.hours = 2.5
     header(
-        f"Figure 6: polls per virtual second, {args.bundles} bundles at 5m, "
+        f"Figure 7: polls per virtual second, {args.bundles} bundles at 5m, "
         f"{args.repos} repositories" + (" [NO PACER: jitter alone]" if args.no_pacer else "")
     )
     started = time.perf_counter()
