@@ -379,7 +379,7 @@ def parse_time(value: Any) -> datetime | None:
 # A status carries a dozen times and is read and written at every pass, mostly the same
 # ones as the pass before: both conversions are memoised (strings and datetimes are
 # immutable, so sharing the results is safe).
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=2048)
 def _parse_time(value: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value)
@@ -394,7 +394,7 @@ def format_time(value: datetime) -> str:
     return _format_time(value)
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=2048)
 def _format_utc_time(value: datetime) -> str:
     return _format_time(value)
 
@@ -464,7 +464,7 @@ def _encode_fields(value: Any, table: tuple[tuple[str, str], ...]) -> dict[str, 
     return out
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=2048)
 def _flat_items(value: Any) -> tuple[tuple[str, Any], ...] | None:
     """The encoding of an attrs value whose fields are all scalars or times (a history
     entry, a condition), as items; None for one with nested lists or objects. A status
@@ -551,7 +551,7 @@ def _decode_entry(decode: Any, entry: Any) -> Any:
     return _decode_items(decode, items)
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=2048)
 def _decode_items(decode: Any, items: tuple[tuple[str, Any], ...]) -> Any:
     return decode(dict(items))
 
