@@ -169,13 +169,18 @@ class Controller:
             self.enqueue(key)
 
     def _learn(self, key: str, raw: dict) -> None:  # type: ignore[type-arg]
-        """Tell the pacer a bundle's poll interval as soon as it is known, so that the
-        first passes after a start see the full poll rate (the pass confirms it)."""
+        """Tell the pacer a bundle's poll interval as soon as the watch (or a resync)
+        shows it, so that the first passes after a start see the full poll rate; a
+        suspended bundle does not poll and stops counting."""
         pacer = self.observer.pacer
+        if pacer is None:
+            return
         spec = raw.get("spec") or {}
         text = (spec.get("registry") or {}).get("pollInterval")
         interval = parse_duration(text) if isinstance(text, str) else DEFAULT_POLL_INTERVAL
-        if pacer is not None and interval is not None and not spec.get("suspend"):
+        if spec.get("suspend") or interval is None:
+            pacer.forget(key)
+        else:
             pacer.learn(key, interval)
 
     # -- passes --------------------------------------------------------------------------

@@ -123,8 +123,6 @@ class Observer:
             credentials=credentials,
         )
         self._follow(bundle.meta.key, repository.cache_key)
-        if self.pacer is not None and not spec.suspend:
-            self.pacer.learn(bundle.meta.key, spec.registry.poll_interval)
         news = self._has_news(bundle, repository)
         if not (news or is_poll_due(bundle, now)):
             return Observation(bundle=bundle)
