@@ -26,6 +26,7 @@ import random
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -51,6 +52,26 @@ class Tally:
         self.duplicates = 0
         self.lost = 0
         self.seconds = 0.0
+
+    def play(self, run: Callable[[], tuple[Any, int, int]]) -> None:
+        """One run: ``run`` plays a scenario and returns (world, faults injected, data
+        lost); an escaped exception or a hot loop is counted instead."""
+        started = time.perf_counter()
+        self.runs += 1
+        try:
+            world, faults_injected, lost = run()
+        except HotLoop:
+            self.hot_loops += 1
+            return
+        except Exception:
+            self.exceptions += 1
+            return
+        finally:
+            self.seconds += time.perf_counter() - started
+        self.faults += faults_injected
+        self.hot_loops += int(hot(world))
+        self.duplicates += duplicates_of(world)
+        self.lost += lost
 
     def row(self) -> list[object]:
         return [
@@ -124,22 +145,11 @@ def crash_tier(seeds: int) -> list[Tally]:
 
 
 def play_crash(tally: Tally, scenario: Any, params: Any, reference: Any, point: Any) -> None:
-    started = time.perf_counter()
-    tally.runs += 1
-    try:
-        run = crash.play(scenario, params, point)
-    except HotLoop:
-        tally.hot_loops += 1
-        return
-    except Exception:
-        tally.exceptions += 1
-        return
-    finally:
-        tally.seconds += time.perf_counter() - started
-    tally.faults += int(run.crashed)
-    tally.hot_loops += int(hot(run.world))
-    tally.duplicates += duplicates_of(run.world)
-    tally.lost += lost_after_crash(run, reference, scenario)
+    def run() -> tuple[Any, int, int]:
+        played = crash.play(scenario, params, point)
+        return played.world, int(played.crashed), lost_after_crash(played, reference, scenario)
+
+    tally.play(run)
 
 
 # -- registry and API faults ---------------------------------------------------------------
@@ -156,12 +166,13 @@ def registry_tier(seeds: int) -> Tally:
     tally = Tally("registry: 5xx, 429 + Retry-After, timeouts")
     chooser = random.Random(9)
     for _ in range(seeds):
-        started = time.perf_counter()
-        tally.runs += 1
         status = chooser.choice([503, 500, 429, "timeout"])
         length = timedelta(minutes=chooser.randint(1, 240))
         wait = chooser.choice([None, timedelta(seconds=chooser.randint(1, 900))])
-        try:
+
+        def run(
+            status: int | str = status, length: timedelta = length, wait: timedelta | None = wait
+        ) -> tuple[Any, int, int]:
             world, registry = faults.registry_world(faults.shop_bundle())
             world.registry.push(SHOP_URL, "1.0.0")
             world.run_for(timedelta(minutes=10))
@@ -169,20 +180,12 @@ def registry_tier(seeds: int) -> Tally:
             world.outage(SHOP_URL, length, status=status, retry_after=wait)
             world.registry.schedule(SHOP_URL, start + length / 2, faults.Push(tag="1.1.0"))
             world.run_for(length + timedelta(minutes=30))
-        except HotLoop:
-            tally.hot_loops += 1
-            continue
-        except Exception:
-            tally.exceptions += 1
-            continue
-        finally:
-            tally.seconds += time.perf_counter() - started
-        tally.faults += sum(
-            1 for _, _, answer in registry.requests if isinstance(answer, RegistryUnavailable)
-        )
-        tally.hot_loops += int(hot(world))
-        tally.duplicates += duplicates_of(world)
-        tally.lost += recovered(world, "1.1.0")
+            refused = sum(
+                1 for _, _, answer in registry.requests if isinstance(answer, RegistryUnavailable)
+            )
+            return world, refused, recovered(world, "1.1.0")
+
+        tally.play(run)
     return tally
 
 
@@ -190,32 +193,23 @@ def api_tier(seeds: int) -> Tally:
     tally = Tally("Kubernetes API: 409 storms, transient errors")
     chooser = random.Random(10)
     methods = faults.READS + faults.WRITES
+
+    def run() -> tuple[Any, int, int]:
+        world, cluster = faults.faulty_world()
+        world.set_outcome("succeeded", timedelta(hours=6))
+        world.registry.push(SHOP_URL, "1.0.0")
+        for _ in range(chooser.randint(1, 3)):
+            if chooser.random() < 0.3:
+                method, kind = chooser.choice(faults.GUARDED_WRITES), "conflict"
+            else:
+                method, kind = chooser.choice(methods), "transient"
+            cluster.fail(method, faults.make_error(kind, method), chooser.randint(1, 30))
+        world.run_for(timedelta(hours=12))
+        failed = sum(1 for _, _, failed in cluster.calls if failed)
+        return world, failed, recovered(world, "1.0.0")
+
     for _ in range(seeds):
-        started = time.perf_counter()
-        tally.runs += 1
-        try:
-            world, cluster = faults.faulty_world()
-            world.set_outcome("succeeded", timedelta(hours=6))
-            world.registry.push(SHOP_URL, "1.0.0")
-            for _ in range(chooser.randint(1, 3)):
-                if chooser.random() < 0.3:
-                    method, kind = chooser.choice(faults.GUARDED_WRITES), "conflict"
-                else:
-                    method, kind = chooser.choice(methods), "transient"
-                cluster.fail(method, faults.make_error(kind, method), chooser.randint(1, 30))
-            world.run_for(timedelta(hours=12))
-        except HotLoop:
-            tally.hot_loops += 1
-            continue
-        except Exception:
-            tally.exceptions += 1
-            continue
-        finally:
-            tally.seconds += time.perf_counter() - started
-        tally.faults += sum(1 for _, _, failed in cluster.calls if failed)
-        tally.hot_loops += int(hot(world))
-        tally.duplicates += duplicates_of(world)
-        tally.lost += recovered(world, "1.0.0")
+        tally.play(run)
     return tally
 
 

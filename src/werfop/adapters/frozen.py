@@ -25,7 +25,20 @@ def _refuse(self: object, *args: object, **kwargs: object) -> NoReturn:
     )
 
 
-class FrozenDict(dict[str, Any]):
+class _Thaws:
+    """What both frozen containers do alike: a deep copy is a plain, mutable copy, and
+    pickling carries the plain data (refrozen on the way back)."""
+
+    __slots__ = ()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return thaw(self)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (freeze, (thaw(self),))
+
+
+class FrozenDict(_Thaws, dict[str, Any]):
     """A ``dict`` that cannot be changed in place (see the module docstring)."""
 
     __slots__ = ()
@@ -42,15 +55,8 @@ class FrozenDict(dict[str, Any]):
     def __copy__(self) -> dict[str, Any]:
         return dict(self)
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
-        thawed: dict[str, Any] = thaw(self)
-        return thawed
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (freeze, (thaw(self),))
-
-
-class FrozenList(list[Any]):
+class FrozenList(_Thaws, list[Any]):
     """A ``list`` that cannot be changed in place (see the module docstring)."""
 
     __slots__ = ()
@@ -70,13 +76,6 @@ class FrozenList(list[Any]):
 
     def __copy__(self) -> list[Any]:
         return list(self)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
-        thawed: list[Any] = thaw(self)
-        return thawed
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (freeze, (thaw(self),))
 
 
 def freeze(value: Any) -> Any:
