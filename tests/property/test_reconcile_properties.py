@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 
 from support.world import FixedClock, World, digest_of, make_spec
 from werfop.core import schedule
-from werfop.core.actions import CreateJob, WriteStatus
+from werfop.core.actions import CreateJob, DeleteJob, WriteStatus
 from werfop.core.model import FINALIZER, ConvergeSpec, Inputs
-from werfop.core.reconcile import reconcile
+from werfop.core.reconcile import MAX_HISTORY, is_evicted, reconcile
 from werfop.core.semver import parse_version
 from werfop.core.versions import Policy, select
 
@@ -94,12 +94,30 @@ def test_invariants_hold_over_any_history(constraint, events, allow_downgrade):
                     before, new = parse_version(applied_before), parse_version(tag)
                     if before and new and world.spec.registry.version_constraint == constraint:
                         assert new >= before or tag == applied_before
+        _check_pruning(world.observed[-1], plan, world)
         status = world.status
         assert status.observed_generation <= world.generation
         stalled = status.condition("Stalled")
         if stalled is not None and stalled.status == "True":
             assert "False" == status.condition("Ready").status
     del policy
+
+
+def _check_pruning(seen, plan, world: World) -> None:
+    """A Job is deleted only once it is finished, its result is in the status the pass
+    read (or it was pushed out of a full history before), and the status the pass wrote
+    no longer names it; so a bundle never holds more than the history's Jobs, plus the
+    one just pushed out and the one whose result is being recorded."""
+    before = {j.name: j for j in seen.jobs}
+    recorded = {e.job_name for e in seen.status.version_history if e.result != "Running"}
+    kept = {e.job_name for e in world.status.version_history}
+    for action in plan.actions:
+        if isinstance(action, DeleteJob):
+            job = before[action.name]
+            assert "Active" != job.state
+            assert job.name not in kept
+            assert job.name in recorded or is_evicted(seen.status, job)
+    assert sum(1 for j in world.jobs.values() if j.kind == "apply") <= MAX_HISTORY + 2
 
 
 @given(constraints, st.lists(event, max_size=25))

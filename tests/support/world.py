@@ -73,6 +73,7 @@ class World:
     uid: str = "uid-1"
     name: str = "shop"
     plans: list[Plan] = attrs.field(factory=list)
+    observed: list[Bundle] = attrs.field(factory=list)  # what each pass was given
     created: list[str] = attrs.field(factory=list)
     gone: bool = False
 
@@ -117,6 +118,7 @@ class World:
         bundle = self.bundle()
         snapshot = self.snapshot() if is_poll_due(bundle, self.now) else None
         plan = reconcile(bundle, snapshot, FixedClock(self.now))
+        self.observed.append(bundle)
         self.plans.append(plan)
         self.apply(plan)
         return plan

@@ -631,3 +631,52 @@ def test_a_finished_job_older_than_a_full_history_is_evicted(
     )
     assert expected == is_evicted(status, job)
     assert expected == eviction_test(status)(job)
+
+
+def _deploy_versions(world: World, count: int) -> None:
+    for minor in range(count):
+        tag = f"1.{minor}.0"
+        world.tags[tag] = digest_of(tag)
+        world.advance(timedelta(hours=1))
+        world.step()
+        world.finish_jobs()
+        world.advance(timedelta(seconds=5))
+        world.settle()
+
+
+def test_jobs_that_left_the_history_are_deleted_once_recorded():
+    world = _world(version_constraint="^1")
+    _deploy_versions(world, 13)
+    history = {e.job_name for e in world.status.version_history}
+    assert 10 == len(history)
+    assert 13 == len(world.created)
+    assert history == set(world.jobs)  # the three oldest Jobs are gone, nothing else
+    pruned = [o.fields for plan in world.plans for o in plan.timeline if o.type == "JobPruned"]
+    assert [(("job", name), ("kind", "apply")) for name in world.created[:3]] == pruned
+
+
+def test_a_job_pushed_out_of_the_history_goes_only_after_the_status_says_so():
+    world = _world(version_constraint="^1")
+    _deploy_versions(world, 10)
+    world.tags["1.10.0"] = digest_of("1.10.0")
+    world.advance(timedelta(hours=1))
+    plan = world.step()  # the 11th Job starts and pushes the first out of the history
+    assert [] == [a for a in plan.actions if type(a).__name__ == "DeleteJob"]
+    assert world.created[0] not in {e.job_name for e in world.status.version_history}
+    assert world.created[0] in world.jobs
+    plan = world.step()  # the stored status no longer names it: now it goes
+    assert [world.created[0]] == [a.name for a in plan.actions if type(a).__name__ == "DeleteJob"]
+    assert world.created[0] not in world.jobs
+    assert "Active" == world.jobs[world.created[-1]].state
+
+
+def test_drift_checks_older_than_the_newest_recorded_one_are_deleted():
+    world = _drifting()
+    for _ in range(3):
+        world.advance(timedelta(minutes=15))
+        world.step()
+        _finish_check(world, 0)
+        world.step()
+        world.step()
+    checks = [j for j in world.jobs.values() if j.kind == "plan"]
+    assert [world.status.last_drift_check_time] == [j.finished_at for j in checks]

@@ -302,7 +302,10 @@ CONVERGE = Field(
         ),
         "logRetentionDays": Field(
             type="integer",
-            description="Days to keep finished Jobs and captured logs.",
+            description=(
+                "Days to keep captured logs; the TTL of a finished Job, which is deleted "
+                "sooner once status.versionHistory no longer names it."
+            ),
             default=7,
             minimum=1,
             maximum=365,

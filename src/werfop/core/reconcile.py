@@ -370,8 +370,33 @@ class _Pass:
             finished, key=lambda f: (f[0].finished_at or self.now, f[0].job_name)
         ):
             status = self._job_finished(status, done, seen)
+        self._prune_jobs(old, kept)
         self._expire_logs()
         return status
+
+    def _prune_jobs(self, old: BundleStatus, kept: tuple[HistoryEntry, ...]) -> None:
+        """Delete the finished Jobs nothing needs any more, as CronJob's history limits
+        do: an apply Job that ``versionHistory`` no longer names (the history folds in
+        every Job first, so such a Job is older than the ten newest deploys), and a
+        drift check older than the newest one recorded. Their results and logs were
+        recorded when they finished; their TTL (``logRetentionDays``) stays the
+        backstop. Without this a bundle keeps every Job and its pod for days: a week at
+        a release every 3 hours is 56 per bundle, 56,000 pods for a thousand bundles."""
+        keep = {e.job_name for e in kept}
+        checked = old.last_drift_check_time
+        for job in self.bundle.jobs:
+            if job.state == "Active" or job.name in keep:
+                continue
+            if job.kind == "apply":
+                done = True
+            elif job.kind == "plan":
+                finished = job.finished_at
+                done = checked is not None and finished is not None and finished < checked
+            else:
+                continue  # uninstall Jobs belong to the finalizer
+            if done:
+                self.actions.append(DeleteJob(namespace=job.namespace, name=job.name))
+                self._note("JobPruned", job=job.name, kind=job.kind)
 
     def _ensure_job_inputs(self, job: JobObservation) -> None:
         """An active Job the status never recorded: the pass that created it may have
