@@ -626,15 +626,10 @@ def decode_job(obj: dict[str, Any]) -> JobObservation | None:
     status = obj.get("status") or {}
     conditions = {c.get("type"): c for c in status.get("conditions") or []}
     message = ""
-    state: JobState
-    if status.get("succeeded") or _true(conditions.get("Complete")):
-        state = "Succeeded"
-    elif status.get("failed") or _true(conditions.get("Failed")):
-        state = "Failed"
+    state = job_state(status)
+    if state == "Failed":
         failed = conditions.get("Failed") or {}
         message = " ".join(x for x in (failed.get("reason"), failed.get("message")) if x)
-    else:
-        state = "Active"
     finished = parse_time(status.get("completionTime"))
     if state == "Failed" and finished is None:
         finished = parse_time((conditions.get("Failed") or {}).get("lastTransitionTime"))
@@ -652,6 +647,23 @@ def decode_job(obj: dict[str, Any]) -> JobObservation | None:
         finished_at=finished if state != "Active" else None,
         message=message,
     )
+
+
+def job_state(status: Any) -> JobState:
+    """Succeeded, Failed or Active, from a Job's ``status`` (counts or conditions)."""
+    if not isinstance(status, dict):
+        return "Active"
+    conditions = status.get("conditions")
+    done = {
+        c.get("type")
+        for c in (conditions if isinstance(conditions, list) else ())
+        if isinstance(c, dict) and _true(c)
+    }
+    if status.get("succeeded") or "Complete" in done:
+        return "Succeeded"
+    if status.get("failed") or "Failed" in done:
+        return "Failed"
+    return "Active"
 
 
 def _job_kind(label: str | None) -> JobKind:

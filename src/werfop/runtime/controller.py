@@ -18,6 +18,7 @@ from typing import Protocol
 
 import attrs
 
+from werfop.api.codec import job_state
 from werfop.core import jobspec
 from werfop.core.actions import Action, DeleteLogs, Occurrence, Plan, SaveLogs
 from werfop.core.durations import parse_duration
@@ -118,6 +119,7 @@ class Controller:
         self.metrics = metrics
         self.passes = 0
         self._seen: dict[str, tuple[object, ...]] = {}
+        self._job_ended: dict[tuple[str, str], bool] = {}  # (namespace, name) -> ended
 
     # -- feeding the queue ---------------------------------------------------------------
 
@@ -141,7 +143,7 @@ class Controller:
             self.enqueue(key)
         elif kind == "Job":
             owner = bundle_key_of_job(event.object)
-            if owner is not None:
+            if owner is not None and self._job_news(event, metadata):
                 self.enqueue(owner)
         elif kind in ("ConfigMap", "Secret"):
             # Only objects labelled werf.io/watch=true wake their bundles at once; the
@@ -151,6 +153,21 @@ class Controller:
             place = (str(metadata.get("namespace")), kind, str(metadata.get("name")))
             for referrer in sorted(self.observer.referrers.get(place, ())):
                 self.enqueue(referrer)
+
+    def _job_news(self, event: WatchEvent, metadata: dict) -> bool:  # type: ignore[type-arg]
+        """Does a Job event tell its bundle something? Its end does, and so does its
+        deletion; a Job seen running does not: the pass that created it recorded it, and
+        any pass lists the bundle's Jobs before it could start another. (A Job's status
+        moves several times while it runs: startTime, active, ready.)"""
+        place = (str(metadata.get("namespace")), str(metadata.get("name")))
+        if event.type == "DELETED":
+            self._job_ended.pop(place, None)
+            return True
+        ended = job_state(event.object.get("status")) != "Active"
+        if self._job_ended.get(place, False) == ended:
+            return False
+        self._job_ended[place] = ended
+        return ended
 
     def registry_pushed(self, repository_url: str) -> int:
         """A registry notification: every bundle following the repository polls now.
