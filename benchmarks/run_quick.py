@@ -16,6 +16,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RUNS = [
+    ["bench_machine.py"],
     ["bench_core.py", "--quick"],
     ["bench_simulator.py", "--quick"],
     ["bench_registry_economy.py", "--quick"],
