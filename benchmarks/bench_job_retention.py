@@ -24,7 +24,7 @@ import time
 from common import header, percentile, rss_mib, table
 
 from support.world import World, digest_of, make_spec
-from werfop.adapters.kubernetes import Cache
+from werfop.adapters.kubernetes import JOB_FIELDS, Cache
 from werfop.core.actions import CreateJob
 from werfop.core.jobspec import LABEL_BUNDLE_UID, label_value
 
@@ -49,15 +49,14 @@ def job_manifest() -> dict:
 
 
 def fill(count: int, bundles: int, template: dict) -> Cache:
-    cache = Cache()
-    objects = []
-    for i in range(count):
+    cache = Cache(keep=JOB_FIELDS)  # as KubernetesApi.jobs
+    for i in range(count):  # one at a time, as watch events come: each full copy is freed
         job = copy.deepcopy(template)
         uid = f"uid-{i % bundles:05d}"
         job["metadata"]["name"] = f"app-{i % bundles:04d}-{i:06d}"
         job["metadata"]["labels"][LABEL_BUNDLE_UID] = label_value(uid)
-        objects.append(job)
-    cache.replace(objects)
+        cache.put(job)
+    cache.synced = True
     return cache
 
 

@@ -43,6 +43,7 @@ WATCH_READ_TIMEOUT = 75.0  # silence longer than this on a watch means a stalled
 MANAGED_JOBS = "app.kubernetes.io/managed-by=werfop"
 WATCH_LABEL = "werf.io/watch=true"
 UID_LABEL = "werf.io/bundle-uid"
+JOB_FIELDS = ("apiVersion", "kind", "metadata", "status")  # what the Job cache holds
 
 Listener = Callable[[str, WatchEvent], None]
 
@@ -95,7 +96,9 @@ class KubernetesApi:
         self.label_selector = label_selector or ""
         self.timeout = request_timeout
         self.bundles = Cache()
-        self.jobs = Cache()
+        # A pass reads a Job's identity and outcome, never its pod template (most of
+        # its ~7 KiB): a thousand bundles keep up to eleven Jobs each.
+        self.jobs = Cache(keep=JOB_FIELDS)
 
     # -- raw requests --------------------------------------------------------------------
 
@@ -524,9 +527,15 @@ class KubernetesApi:
 
 
 class Cache:
-    """Objects by (namespace, name), as the informers last saw them. Thread-safe."""
+    """Objects by (namespace, name), as the informers last saw them. Thread-safe.
 
-    def __init__(self) -> None:
+    ``keep`` names the top-level fields worth holding (all when None);
+    ``metadata.managedFields`` is never held: nothing here reads it, and it is often
+    the largest part of an object.
+    """
+
+    def __init__(self, keep: tuple[str, ...] | None = None) -> None:
+        self._keep = keep
         self._lock = threading.Lock()
         self._objects: dict[tuple[str, str], Obj] = {}
         self._by_uid: dict[str, set[tuple[str, str]]] = {}  # werf.io/bundle-uid -> keys
@@ -570,7 +579,18 @@ class Cache:
                 if matches_selector(o.get("metadata", {}).get("labels") or {}, selector)
             ]
 
+    def _slim(self, obj: Obj) -> Obj:
+        meta = obj.get("metadata")
+        managed = meta if isinstance(meta, dict) and "managedFields" in meta else None
+        if self._keep is None and managed is None:
+            return obj
+        slim = {k: v for k, v in obj.items() if self._keep is None or k in self._keep}
+        if managed is not None:
+            slim["metadata"] = {k: v for k, v in managed.items() if k != "managedFields"}
+        return slim
+
     def put(self, obj: Obj, *, only_if_newer: bool = False) -> None:
+        obj = self._slim(obj)
         meta = obj.get("metadata", {})
         key = (meta.get("namespace", ""), meta.get("name", ""))
         with self._lock:
@@ -587,7 +607,10 @@ class Cache:
 
     def replace(self, objects: list[Obj]) -> tuple[list[Obj], list[Obj]]:
         """Swap in a fresh list; returns (present, removed) for synthetic events."""
-        fresh = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]): o for o in objects}
+        fresh = {
+            (o["metadata"].get("namespace", ""), o["metadata"]["name"]): self._slim(o)
+            for o in objects
+        }
         with self._lock:
             removed = [o for k, o in self._objects.items() if k not in fresh]
             self._objects = fresh
