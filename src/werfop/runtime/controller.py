@@ -111,7 +111,9 @@ class Controller:
             allow_cross_namespace=allow_cross_namespace,
             pacer=pacer if pacer is not None else PollPacer(),
         )
-        self.executor = Executor(cluster, clock, after_action)
+        self.executor = Executor(
+            cluster, clock, after_action, status_written=self.observer.status_written
+        )
         self.on_timeline = on_timeline
         self.on_problems = on_problems
         self.contain_bugs = contain_bugs

@@ -19,13 +19,14 @@ from typing import Any
 import attrs
 import yaml
 
-from werfop.api.codec import decode_bundle, decode_job, parse_time
+from werfop.api.codec import decode_bundle, decode_job, parse_time, round_trips
 from werfop.api.credentials import credentials_from_secret, docker_config_json
 from werfop.api.values import load_values
 from werfop.core import jobspec
 from werfop.core.model import (
     Bundle,
     BundleSpec,
+    BundleStatus,
     FieldProblem,
     Inputs,
     JobObservation,
@@ -96,9 +97,12 @@ class Observer:
         self._log_scans: dict[str, tuple[str, datetime, tuple[LogMap, ...]]] = {}
         # bundle key -> its Jobs as last listed and decoded (see ``_listed_jobs``)
         self._listed: dict[str, _ListedJobs] = {}
+        # bundle key -> (uid, resourceVersion, status) of our last status write whose
+        # stored document is known to decode back to that status (``status_written``)
+        self._written: dict[str, tuple[str, str, BundleStatus]] = {}
 
     def observe(self, raw: dict[str, Any], now: datetime) -> Observation:
-        bundle, problems = decode_bundle(raw)
+        bundle, problems = decode_bundle(raw, status=self._written_status(raw))
         if bundle is None:
             return Observation(bundle=None, problems=tuple(problems))
         bundle = attrs.evolve(bundle, jobs=self._jobs(bundle))
@@ -133,6 +137,50 @@ class Observer:
         snapshot, changed = self._snapshot(bundle, spec, repository, now)
         return Observation(bundle=bundle, snapshot=snapshot, changed=changed)
 
+    def status_written(
+        self, status: BundleStatus, sent: dict[str, Any], response: dict[str, Any]
+    ) -> None:
+        """Our write of ``status`` (encoded as ``sent``) was answered with ``response``.
+
+        The API server guarantees that an object read later at the same uid and
+        resourceVersion is the one in the response; when the response's status equals
+        what we sent and ``status`` survives encoding unchanged (``round_trips``), such
+        a read decodes to ``status`` itself, so the next pass takes it without decoding
+        (a pass writes the status nearly every time, and decoding it was a tenth of a
+        pass). Anything else (a status someone else wrote, a newer version, a different
+        object of the same name) does not match and is decoded. One entry per bundle.
+        """
+        metadata = response.get("metadata") or {}
+        key = f"{metadata.get('namespace')}/{metadata.get('name')}"
+        uid = metadata.get("uid")
+        version = metadata.get("resourceVersion")
+        previous = self._written.get(key)
+        if (
+            isinstance(uid, str)
+            and uid
+            and isinstance(version, str)
+            and version
+            and response.get("status") == sent
+            and round_trips(status, previous[2] if previous is not None else None)
+        ):
+            self._written[key] = (uid, version, status)
+        else:
+            self._written.pop(key, None)
+
+    def _written_status(self, raw: Any) -> BundleStatus | None:
+        """Our own last written status, when ``raw`` is the object that write produced."""
+        metadata = raw.get("metadata") if isinstance(raw, dict) else None
+        if not isinstance(metadata, dict):
+            return None
+        entry = self._written.get(f"{metadata.get('namespace')}/{metadata.get('name')}")
+        if (
+            entry is None
+            or entry[0] != metadata.get("uid")
+            or entry[1] != metadata.get("resourceVersion")
+        ):
+            return None
+        return entry[2]
+
     def _follow(self, key: str, cache_key: tuple[str, str, bool]) -> None:
         for other, keys in self.followers.items():
             if other != cache_key:
@@ -145,6 +193,7 @@ class Observer:
             keys.discard(key)
         self.changed_meta.pop(key, None)
         self._listed.pop(key, None)
+        self._written.pop(key, None)
         self._log_scans.pop(key, None)
         if self.pacer is not None:
             self.pacer.forget(key)
