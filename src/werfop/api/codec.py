@@ -483,9 +483,36 @@ def _flat_items(value: Any) -> tuple[tuple[str, Any], ...] | None:
     return tuple(encoded.items())
 
 
-def encode_status(status: BundleStatus) -> dict[str, Any]:
-    """The status as the API stores it: camelCase, RFC 3339 times, unset fields omitted."""
-    return _encode_fields(status, _STATUS_TABLE)
+def encode_status(
+    status: BundleStatus, previous: tuple[BundleStatus, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The status as the API stores it: camelCase, RFC 3339 times, unset fields omitted.
+
+    ``previous`` is an earlier status and its encoding by this function: a field value
+    of an immutable type (a time, a tuple, a frozen attrs value) that is the same object
+    there takes its encoded form from there instead of encoding it again (a pass changes
+    a few fields and ``attrs.evolve`` keeps the rest). The result then shares those
+    parts with ``previous[1]``: neither document may be changed in place afterwards."""
+    if previous is None:
+        return _encode_fields(status, _STATUS_TABLE)
+    before, encoded = previous
+    out = {}
+    for name, key in _STATUS_TABLE:
+        item = getattr(status, name)
+        if item is None:
+            continue
+        cls = type(item)
+        if cls in _SCALARS:
+            out[key] = item
+        elif (
+            item is getattr(before, name)
+            and key in encoded
+            and (cls is tuple or cls is datetime or (cls.__hash__ is not None and attrs.has(cls)))
+        ):
+            out[key] = encoded[key]
+        else:
+            out[key] = _encode(item)
+    return out
 
 
 def decode_status(data: dict[str, Any]) -> BundleStatus:

@@ -230,6 +230,7 @@ class Controller:
         except NotFoundError:
             self.queue.remove(key)
             self.observer.forget(key)
+            self.executor.forget(namespace, name)
             return Success(None)
         except TransientError as error:
             return Transient(str(error), error.retry_after)

@@ -50,8 +50,15 @@ class Executor:
     ):
         self.cluster = cluster
         self.clock = clock
-        self.status_written = status_written
         self.after_action = after_action  # tests crash the runtime here
+        self.status_written = status_written
+        # (namespace, name) -> the bundle's last status and its encoding: the next
+        # encoding reuses the parts of the fields that did not change (one per bundle)
+        self._encoded: dict[tuple[str, str], tuple[BundleStatus, dict[str, Any]]] = {}
+
+    def forget(self, namespace: str, name: str) -> None:
+        """The bundle is gone: drop what is kept for it."""
+        self._encoded.pop((namespace, name), None)
 
     def execute(self, plan: Plan) -> None:
         """Run the plan's actions in order; the first error propagates (ports raise the
@@ -75,7 +82,8 @@ class Executor:
                 versions[key] = updated["metadata"]["resourceVersion"]
             case WriteStatus():
                 key = (action.namespace, action.name)
-                sent = encode_status(action.status)
+                sent = encode_status(action.status, self._encoded.get(key))
+                self._encoded[key] = (action.status, sent)
                 updated = self.cluster.replace_bundle_status(
                     action.namespace,
                     action.name,
