@@ -179,3 +179,54 @@ def test_a_one_label_list_follows_creations_relabels_and_deletions(
     assert ["b"] == names()
     cluster.delete("ConfigMap", "default", "b")
     assert [] == names()
+
+
+def bundle(labels: dict[str, str] | None = None) -> dict:
+    return {
+        "apiVersion": "werf.io/v1alpha1",
+        "kind": "WerfBundle",
+        "metadata": {"name": "shop", "namespace": "default", "labels": labels or {}},
+        "spec": {"registry": {"url": "ghcr.io/acme/shop"}},
+    }
+
+
+def test_a_status_write_replaces_only_the_status_and_moves_the_version(
+    cluster: MemoryCluster,
+) -> None:
+    created = cluster.create("WerfBundle", bundle({"team": "a"}))
+    events: list[tuple[str, WatchEvent]] = []
+    cluster.listeners.append(lambda kind, event: events.append((kind, event)))
+    status = {"phase": "Synced", "conditions": [{"type": "Ready", "status": "True"}]}
+    version = created["metadata"]["resourceVersion"]
+    written = cluster.replace_bundle_status("default", "shop", version, status)
+    status["conditions"][0]["status"] = "False"  # the caller's copy, not the store's
+    assert {"phase": "Synced", "conditions": [{"type": "Ready", "status": "True"}]} == written[
+        "status"
+    ]
+    assert written is cluster.get_bundle("default", "shop")
+    assert created["spec"] is written["spec"]
+    assert {**created["metadata"], "resourceVersion": written["metadata"]["resourceVersion"]} == (
+        written["metadata"]
+    )
+    assert version != written["metadata"]["resourceVersion"]
+    assert [("WerfBundle", "MODIFIED")] == [(kind, e.type) for kind, e in events]
+    assert [written] == cluster.list_objects("WerfBundle", "default", "team=a")
+
+
+def test_a_status_write_that_changes_nothing_is_no_new_version(cluster: MemoryCluster) -> None:
+    created = cluster.create("WerfBundle", bundle())
+    first = cluster.replace_bundle_status(
+        "default", "shop", created["metadata"]["resourceVersion"], {"phase": "Synced"}
+    )
+    again = cluster.replace_bundle_status(
+        "default", "shop", first["metadata"]["resourceVersion"], {"phase": "Synced"}
+    )
+    assert first is again
+
+
+def test_a_stale_status_write_conflicts(cluster: MemoryCluster) -> None:
+    created = cluster.create("WerfBundle", bundle())
+    version = created["metadata"]["resourceVersion"]
+    cluster.replace_bundle_status("default", "shop", version, {"phase": "Synced"})
+    with pytest.raises(ConflictError):
+        cluster.replace_bundle_status("default", "shop", version, {"phase": "Failed"})
