@@ -93,8 +93,12 @@ class Observer:
         # bundle key -> when its metadata last changed (spec, annotations), per the watch
         self.changed_meta: dict[str, datetime] = {}
         self.followers: dict[tuple[str, str, bool], set[str]] = {}
+        # bundle key -> the one repository cache key it follows (its set in followers)
+        self._following: dict[str, tuple[str, str, bool]] = {}
         # bundle key -> (uid, when, its log ConfigMaps) as last listed (``_log_maps``)
         self._log_scans: dict[str, tuple[str, datetime, tuple[LogMap, ...]]] = {}
+        # bundle key -> the values its last pass parsed and hashed (see ``_values``)
+        self._values_memo: dict[str, _ValuesMemo] = {}
         # bundle key -> its Jobs as last listed and decoded (see ``_listed_jobs``)
         self._listed: dict[str, _ListedJobs] = {}
         # bundle key -> (uid, resourceVersion, status) of our last status write whose
@@ -182,9 +186,10 @@ class Observer:
         return entry[2]
 
     def _follow(self, key: str, cache_key: tuple[str, str, bool]) -> None:
-        for other, keys in self.followers.items():
-            if other != cache_key:
-                keys.discard(key)
+        previous = self._following.get(key)
+        if previous is not None and previous != cache_key:
+            self.followers.get(previous, set()).discard(key)
+        self._following[key] = cache_key
         self.followers.setdefault(cache_key, set()).add(key)
 
     def forget(self, key: str) -> None:
@@ -192,6 +197,8 @@ class Observer:
         for keys in (*self.followers.values(), *self.referrers.values()):
             keys.discard(key)
         self.changed_meta.pop(key, None)
+        self._following.pop(key, None)
+        self._values_memo.pop(key, None)
         self._listed.pop(key, None)
         self._written.pop(key, None)
         self._log_scans.pop(key, None)
@@ -334,8 +341,16 @@ class Observer:
     def _inputs(self, meta: Meta, spec: BundleSpec) -> tuple[Inputs, Credentials | None]:
         problems: list[FieldProblem] = []
         secrets: list[Sensitive] = []
-        files, documents = self._values(meta, spec, problems, secrets)
-        digest = values_hash(merge_all(documents), meta.uid)
+        previous = self._values_memo.get(meta.key)
+        files, documents, memo = self._values(meta, spec, problems, secrets, previous)
+        # The hash depends on the uid and the documents only, and each document on its
+        # text: the same texts give the same hash without merging and hashing again.
+        if previous is not None and previous.hash_key == memo.hash_key:
+            memo.digest = previous.digest
+        else:
+            memo.digest = values_hash(merge_all(documents), meta.uid)
+        self._values_memo[meta.key] = memo
+        digest = memo.digest
         credentials, docker_config = self._credentials(meta, spec, problems, secrets)
         ca = self._ca(meta, spec, problems)
         self._service_account(meta, spec, problems)
@@ -355,9 +370,20 @@ class Observer:
         spec: BundleSpec,
         problems: list[FieldProblem],
         secrets: list[Sensitive],
-    ) -> tuple[list[ValuesFile], list[dict[str, Any]]]:
+        memo: _ValuesMemo | None,
+    ) -> tuple[list[ValuesFile], list[dict[str, Any]], _ValuesMemo]:
+        """The values files and their parsed documents in merge order, and what to
+        keep for the next pass (its ``digest`` still unset).
+
+        A document is parsed once per text: the bundle's last pass's parses (``memo``)
+        are reused for the same text, source and path. Nothing changes a document
+        afterwards: merging and hashing only read them.
+        """
         files: list[ValuesFile] = []
         documents: list[dict[str, Any]] = []
+        sources: list[str] = []
+        known = memo.parsed if memo is not None else {}
+        parsed: dict[tuple[str, str, str], dict[str, Any] | FieldProblem] = {}
         for index, source in enumerate(spec.converge.values_from):
             ref = "configMapRef" if source.kind == "ConfigMap" else "secretRef"
             path = f"spec.converge.valuesFrom[{index}].{ref}.name"
@@ -380,20 +406,40 @@ class Observer:
                     FieldProblem(path=path, message=f"{where} key {source.key!r} is not UTF-8")
                 )
                 continue
-            document = load_values(text, path, f"{where} key {source.key!r}")
+            parse = (text, path, f"{where} key {source.key!r}")
+            document = known[parse] if parse in known else load_values(*parse)
+            parsed[parse] = document
             if isinstance(document, FieldProblem):
                 problems.append(document)
                 continue
             if source.kind == "Secret":
                 secrets.extend(Sensitive(s) for s in _leaves(document))
             documents.append(document)
+            sources.append(text)
             files.append(ValuesFile(name=f"values-{index:02d}.yaml", content=Sensitive(text)))
-        inline = json.loads(spec.converge.values_json)
-        if inline:
+        values_json = spec.converge.values_json
+        if memo is not None and memo.inline[0] == values_json:
+            inlined = memo.inline
+        else:
+            inline = json.loads(values_json)
+            text = yaml.safe_dump(inline, sort_keys=True) if inline else None
+            inlined = (
+                values_json,
+                inline,
+                None
+                if text is None
+                else ValuesFile(name="values-inline.yaml", content=Sensitive(text)),
+            )
+        _, inline, inline_file = inlined
+        if inline_file is not None:
             documents.append(inline)
-            text = yaml.safe_dump(inline, sort_keys=True)
-            files.append(ValuesFile(name="values-inline.yaml", content=Sensitive(text)))
-        return files, documents
+            files.append(inline_file)
+        kept = _ValuesMemo(
+            parsed=parsed,
+            inline=inlined,
+            hash_key=(meta.uid, tuple(sources), values_json),
+        )
+        return files, documents, kept
 
     def _credentials(
         self,
@@ -535,6 +581,18 @@ class Observer:
         if changed:
             self._changed_at[key] = now
         return attrs.evolve(tag_list, digests=tuple(digests)), key if changed else None
+
+
+@attrs.define(kw_only=True, eq=False)
+class _ValuesMemo:
+    """What a bundle's last pass parsed and hashed: each values document by (text,
+    path, source), the inline values (spec JSON, document, file) and the values hash
+    by (uid, source texts, inline JSON). Holds Secret values: never shown in a repr."""
+
+    parsed: dict[tuple[str, str, str], dict[str, Any] | FieldProblem] = attrs.field(repr=False)
+    inline: tuple[str, dict[str, Any], ValuesFile | None] = attrs.field(repr=False)
+    hash_key: tuple[str, tuple[str, ...], str] = attrs.field(repr=False)
+    digest: str = attrs.field(default="", repr=False)
 
 
 @attrs.frozen(kw_only=True)
