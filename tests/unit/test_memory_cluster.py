@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from werfop.adapters.frozen import FrozenDict, FrozenList, freeze, thaw
 from werfop.adapters.memory import ManualClock, MemoryCluster
 from werfop.adapters.selectors import equality_terms
+from werfop.api.codec import format_time
 from werfop.core.errors import ConflictError
 from werfop.core.ports import WatchEvent
 
@@ -230,3 +231,29 @@ def test_a_stale_status_write_conflicts(cluster: MemoryCluster) -> None:
     cluster.replace_bundle_status("default", "shop", version, {"phase": "Synced"})
     with pytest.raises(ConflictError):
         cluster.replace_bundle_status("default", "shop", version, {"phase": "Failed"})
+
+
+def test_a_finished_job_expires_at_its_ttl_unless_its_ttl_moved() -> None:
+    clock = ManualClock(START)
+    cluster = MemoryCluster(clock, lambda job: ("succeeded", timedelta(minutes=1), ""))
+    cluster.create(
+        "Namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}
+    )
+    cluster.create_job(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "apply", "namespace": "default"},
+            "spec": {"ttlSecondsAfterFinished": 3600},
+        }
+    )
+    clock.advance(timedelta(minutes=1))
+    cluster.advance(clock.now())
+    expiry = START + timedelta(minutes=1, hours=1)
+    assert expiry == cluster.next_completion()
+    assert expiry == cluster.next_completion()  # asked again: the same answer
+    current = cluster.get("Job", "default", "apply")
+    assert current is not None
+    later = format_time(START + timedelta(minutes=30))
+    cluster.update("Job", {**current, "status": {**current["status"], "completionTime": later}})
+    assert cluster.next_completion() is None  # the heap entry is stale now

@@ -181,6 +181,8 @@ class MemoryCluster:
         self.decide_job = decide_job or (lambda job: ("succeeded", timedelta(minutes=1), ""))
         self.objects = _Store()
         self._expiries: list[tuple[datetime, Key]] = []  # Job TTLs, a heap
+        # (moment, stored object, whether that object expires at that moment)
+        self._expiry_checked: tuple[datetime, Obj, bool] | None = None
         # Event TTLs, a heap of (expiry, key, resourceVersion of the write that set it).
         self._event_expiries: list[tuple[datetime, Key, str]] = []
         self.logs: dict[tuple[str, str], str] = {}
@@ -499,13 +501,24 @@ class MemoryCluster:
 
     def _expires_at(self, moment: datetime, key: Key) -> bool:
         obj = self.objects.get(key)
-        return obj is not None and _ttl_expiry(obj) == moment
+        if obj is None:
+            return False
+        # Asked at every step of the simulation about the same heap top: a stored
+        # object never changes, so the answer for (moment, that object) is kept.
+        checked = self._expiry_checked
+        if checked is not None and checked[0] == moment and checked[1] is obj:
+            return checked[2]
+        answer = _ttl_expiry(obj) == moment
+        self._expiry_checked = (moment, obj, answer)
+        return answer
 
     def advance(self, now: datetime) -> None:
         """End the Jobs due by ``now`` (in order) and delete the Jobs and Events past their
         TTL."""
-        due = sorted((p for p in self.pending if p.at <= now), key=lambda p: (p.at, p.name))
-        self.pending = [p for p in self.pending if p.at > now]
+        due: list[_PendingJob] = []
+        if any(p.at <= now for p in self.pending):
+            due = sorted((p for p in self.pending if p.at <= now), key=lambda p: (p.at, p.name))
+            self.pending = [p for p in self.pending if p.at > now]
         for item in due:
             current = self.get("Job", item.namespace, item.name)
             if current is None:

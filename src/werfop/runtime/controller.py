@@ -45,6 +45,7 @@ from werfop.runtime.queue import (
 from werfop.runtime.registry_economy import RegistryEconomy
 
 log = logging.getLogger("werfop.controller")
+_LOG_ACTIONS = (SaveLogs, DeleteLogs)
 DEFAULT_POLL_INTERVAL: timedelta = attrs.fields(RegistrySpec).poll_interval.default  # type: ignore[assignment]
 
 
@@ -242,7 +243,7 @@ class Controller:
                     self.on_problems(key, observation.problems)
                 return Terminal("the object could not be read")
             plan = reconcile(observation.bundle, observation.snapshot, _FixedClock(now))
-            if any(isinstance(a, SaveLogs | DeleteLogs) for a in plan.actions):
+            if any(isinstance(a, _LOG_ACTIONS) for a in plan.actions):
                 self.observer.logs_changed(key)
             self.executor.execute(plan)
             if observation.changed is not None:
