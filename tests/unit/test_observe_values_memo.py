@@ -103,3 +103,17 @@ def test_a_bundle_that_switches_repository_follows_only_the_new_one() -> None:
     } == observer.followers
     observer.forget("default/shop")
     assert [set(), set()] == list(observer.followers.values())
+
+
+def test_a_bundle_refers_only_to_what_its_last_pass_read() -> None:
+    _, observer = world()
+    other = attrs.evolve(META, name="cart")
+    observer._inputs(META, SPEC)
+    observer._inputs(other, SPEC)
+    place = ("default", "ConfigMap", "settings")
+    assert {"default/shop", "default/cart"} == observer.referrers[place]
+    observer.forget_inputs("default/shop")
+    observer._inputs(META, attrs.evolve(SPEC, converge=attrs.evolve(SPEC.converge, values_from=())))
+    assert {"default/cart"} == observer.referrers[place]
+    observer.forget("default/cart")
+    assert set() == observer.referrers[place]

@@ -87,6 +87,8 @@ class Observer:
         self.pacer = pacer
         # (namespace, kind, name) of a ConfigMap or Secret -> the bundles that read it
         self.referrers: dict[tuple[str, str, str], set[str]] = {}
+        # bundle key -> the (namespace, kind, name) places it is a referrer of
+        self._refers: dict[str, set[tuple[str, str, str]]] = {}
         self._shared: dict[tuple[Any, ...], tuple[TagListing, TagList]] = {}
         self._digests: dict[tuple[Any, ...], str] = {}
         self._changed_at: dict[tuple[Any, ...], datetime] = {}
@@ -196,6 +198,7 @@ class Observer:
         """The bundle is gone: stop waking it for its repository's or inputs' changes."""
         for keys in (*self.followers.values(), *self.referrers.values()):
             keys.discard(key)
+        self._refers.pop(key, None)
         self.changed_meta.pop(key, None)
         self._following.pop(key, None)
         self._values_memo.pop(key, None)
@@ -217,11 +220,17 @@ class Observer:
         return woken
 
     def _refer(self, key: str, namespace: str, kind: str, name: str) -> None:
-        self.referrers.setdefault((namespace, kind, name), set()).add(key)
+        place = (namespace, kind, name)
+        self.referrers.setdefault(place, set()).add(key)
+        self._refers.setdefault(key, set()).add(place)
 
     def forget_inputs(self, key: str) -> None:
-        for keys in self.referrers.values():
-            keys.discard(key)
+        # Only the places this bundle refers to (every pass calls this: walking every
+        # referenced object of every bundle made a pass O(bundles)).
+        for place in self._refers.pop(key, ()):
+            keys = self.referrers.get(place)
+            if keys is not None:
+                keys.discard(key)
 
     def _has_news(self, bundle: Bundle, repository: Repository) -> bool:
         """Another bundle saw this repository change after our last poll: take the
