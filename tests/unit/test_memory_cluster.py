@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from werfop.adapters.frozen import FrozenDict, FrozenList, freeze, thaw
 from werfop.adapters.memory import ManualClock, MemoryCluster
 from werfop.adapters.selectors import equality_terms
+from werfop.api.codec import format_time
 from werfop.core.errors import ConflictError
 from werfop.core.ports import WatchEvent
 
@@ -179,3 +180,80 @@ def test_a_one_label_list_follows_creations_relabels_and_deletions(
     assert ["b"] == names()
     cluster.delete("ConfigMap", "default", "b")
     assert [] == names()
+
+
+def bundle(labels: dict[str, str] | None = None) -> dict:
+    return {
+        "apiVersion": "werf.io/v1alpha1",
+        "kind": "WerfBundle",
+        "metadata": {"name": "shop", "namespace": "default", "labels": labels or {}},
+        "spec": {"registry": {"url": "ghcr.io/acme/shop"}},
+    }
+
+
+def test_a_status_write_replaces_only_the_status_and_moves_the_version(
+    cluster: MemoryCluster,
+) -> None:
+    created = cluster.create("WerfBundle", bundle({"team": "a"}))
+    events: list[tuple[str, WatchEvent]] = []
+    cluster.listeners.append(lambda kind, event: events.append((kind, event)))
+    status = {"phase": "Synced", "conditions": [{"type": "Ready", "status": "True"}]}
+    version = created["metadata"]["resourceVersion"]
+    written = cluster.replace_bundle_status("default", "shop", version, status)
+    status["conditions"][0]["status"] = "False"  # the caller's copy, not the store's
+    assert {"phase": "Synced", "conditions": [{"type": "Ready", "status": "True"}]} == written[
+        "status"
+    ]
+    assert written is cluster.get_bundle("default", "shop")
+    assert created["spec"] is written["spec"]
+    assert {**created["metadata"], "resourceVersion": written["metadata"]["resourceVersion"]} == (
+        written["metadata"]
+    )
+    assert version != written["metadata"]["resourceVersion"]
+    assert [("WerfBundle", "MODIFIED")] == [(kind, e.type) for kind, e in events]
+    assert [written] == cluster.list_objects("WerfBundle", "default", "team=a")
+
+
+def test_a_status_write_that_changes_nothing_is_no_new_version(cluster: MemoryCluster) -> None:
+    created = cluster.create("WerfBundle", bundle())
+    first = cluster.replace_bundle_status(
+        "default", "shop", created["metadata"]["resourceVersion"], {"phase": "Synced"}
+    )
+    again = cluster.replace_bundle_status(
+        "default", "shop", first["metadata"]["resourceVersion"], {"phase": "Synced"}
+    )
+    assert first is again
+
+
+def test_a_stale_status_write_conflicts(cluster: MemoryCluster) -> None:
+    created = cluster.create("WerfBundle", bundle())
+    version = created["metadata"]["resourceVersion"]
+    cluster.replace_bundle_status("default", "shop", version, {"phase": "Synced"})
+    with pytest.raises(ConflictError):
+        cluster.replace_bundle_status("default", "shop", version, {"phase": "Failed"})
+
+
+def test_a_finished_job_expires_at_its_ttl_unless_its_ttl_moved() -> None:
+    clock = ManualClock(START)
+    cluster = MemoryCluster(clock, lambda job: ("succeeded", timedelta(minutes=1), ""))
+    cluster.create(
+        "Namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}
+    )
+    cluster.create_job(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "apply", "namespace": "default"},
+            "spec": {"ttlSecondsAfterFinished": 3600},
+        }
+    )
+    clock.advance(timedelta(minutes=1))
+    cluster.advance(clock.now())
+    expiry = START + timedelta(minutes=1, hours=1)
+    assert expiry == cluster.next_completion()
+    assert expiry == cluster.next_completion()  # asked again: the same answer
+    current = cluster.get("Job", "default", "apply")
+    assert current is not None
+    later = format_time(START + timedelta(minutes=30))
+    cluster.update("Job", {**current, "status": {**current["status"], "completionTime": later}})
+    assert cluster.next_completion() is None  # the heap entry is stale now

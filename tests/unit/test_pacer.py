@@ -92,3 +92,14 @@ def test_slow_pollers_created_together_are_not_held_back_below_the_minimum() -> 
         pacer.learn(key, day)
     slots = [pacer.admit(key, T0, day) for key in herd]
     assert T0 + timedelta(seconds=199) == max(s for s in slots if s is not None)
+
+
+def test_a_key_learned_again_with_a_new_interval_counts_the_new_rate() -> None:
+    pacer = PollPacer(minimum=1)
+    for key in keys(1000):
+        pacer.learn(key, FIVE_MINUTES)
+        pacer.learn(key, FIVE_MINUTES)  # the same again (every pass): counted once
+    assert 5 == pacer.capacity()
+    for key in keys(1000):
+        pacer.learn(key, timedelta(minutes=10))
+    assert 2 == pacer.capacity()  # 1,000 / 600 s x 1.5 = 2.5, floored

@@ -323,3 +323,18 @@ def test_an_answer_is_dated_when_its_request_was_sent_not_when_it_returned(
     layer.list_tags(REPO)
 
     assert 2 == len(port.calls)
+
+
+def test_a_cache_hit_answers_with_the_cached_entry_at_no_cost(clock: ManualClock) -> None:
+    answers = iter([TagListing(tags=("1.0.0",), etag='"e1"'), TagListing(tags=("2.0.0",))])
+    port = RecordingPort(lambda kind, repo, arg: next(answers))
+    economy = RegistryEconomy(port, clock, max_age=timedelta(seconds=30))
+    first = economy.list_tags(REPO)
+    hit = economy.list_tags(REPO, etag='"e1"')
+    economy.invalidate(URL)
+    fresh = economy.list_tags(REPO)
+    again = economy.list_tags(REPO)
+    assert [(("1.0.0",), 1, False), (("1.0.0",), 0, True)] == [
+        (a.tags, a.requests, a.not_modified) for a in (first, hit)
+    ]
+    assert [(("2.0.0",), 1), (("2.0.0",), 0)] == [(a.tags, a.requests) for a in (fresh, again)]

@@ -84,6 +84,20 @@ def freeze(value: Any) -> Any:
     kind = type(value)
     if kind is FrozenDict or kind is FrozenList:
         return value
+    # A plain container is copied at once (in C), then its few non-scalar values are
+    # replaced by their frozen copies: most values are scalars, taken as they are.
+    if kind is dict:
+        out = FrozenDict(value)
+        for key, item in value.items():
+            if type(item) not in _SCALARS:
+                _set_item(out, key, freeze(item))
+        return out
+    if kind is list:
+        frozen = FrozenList(value)
+        for index, item in enumerate(value):
+            if type(item) not in _SCALARS:
+                _set_index(frozen, index, freeze(item))
+        return frozen
     # Scalars (most of the leaves) are taken as they are without a call per leaf.
     if isinstance(value, dict):
         return FrozenDict({k: v if type(v) in _SCALARS else freeze(v) for k, v in value.items()})
@@ -93,6 +107,9 @@ def freeze(value: Any) -> Any:
 
 
 _SCALARS = frozenset((str, int, float, bool, type(None)))
+# The plain setters, for filling in a frozen container while ``freeze`` builds it.
+_set_item = dict.__setitem__
+_set_index = list.__setitem__
 
 
 def thaw(value: Any) -> Any:

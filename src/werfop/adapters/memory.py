@@ -110,6 +110,11 @@ class _Store(dict[Key, Obj]):
             entry.add(key)
         self._forget_order(key, obj)
 
+    def replace(self, key: Key, obj: Obj) -> None:
+        """Store a new version whose labels and owners are the stored version's own
+        objects (a status write): the indexes need no change."""
+        super().__setitem__(key, obj)
+
     def pop(self, key: Key) -> Obj:  # type: ignore[override]
         obj = super().pop(key)
         self._unindex(key, obj)
@@ -176,6 +181,8 @@ class MemoryCluster:
         self.decide_job = decide_job or (lambda job: ("succeeded", timedelta(minutes=1), ""))
         self.objects = _Store()
         self._expiries: list[tuple[datetime, Key]] = []  # Job TTLs, a heap
+        # (moment, stored object, whether that object expires at that moment)
+        self._expiry_checked: tuple[datetime, Obj, bool] | None = None
         # Event TTLs, a heap of (expiry, key, resourceVersion of the write that set it).
         self._event_expiries: list[tuple[datetime, Key, str]] = []
         self.logs: dict[tuple[str, str], str] = {}
@@ -257,6 +264,8 @@ class MemoryCluster:
         if current is None:
             raise NotFoundError(f"{kind} {namespace}/{meta['name']} not found")
         given = meta.get("resourceVersion")
+        if subresource == "status":
+            return self._write_status(key, current, given, obj.get("status", {}))
         if given and given != current["metadata"]["resourceVersion"]:
             raise ConflictError(f"{kind} {namespace}/{meta['name']} was modified")
         # A shallow copy: the parts written below are frozen copies of the caller's, the
@@ -264,19 +273,16 @@ class MemoryCluster:
         new = dict(current)
         new_meta = dict(current["metadata"])
         new["metadata"] = new_meta
-        if subresource == "status":
-            new["status"] = freeze(obj.get("status", {}))
-        else:
-            for field, value in obj.items():
-                if field not in ("metadata", "status"):
-                    new[field] = freeze(value)
-            for field in ("labels", "annotations", "finalizers", "ownerReferences"):
-                if field in meta:
-                    new_meta[field] = freeze(meta[field])
-            if kind != "WerfBundle" and "status" in obj:  # built-ins without a subresource
-                new["status"] = freeze(obj["status"])
-            if _spec_of(new) != _spec_of(current):
-                new_meta["generation"] = current["metadata"].get("generation", 1) + 1
+        for field, value in obj.items():
+            if field not in ("metadata", "status"):
+                new[field] = freeze(value)
+        for field in ("labels", "annotations", "finalizers", "ownerReferences"):
+            if field in meta:
+                new_meta[field] = freeze(meta[field])
+        if kind != "WerfBundle" and "status" in obj:  # built-ins without a subresource
+            new["status"] = freeze(obj["status"])
+        if _spec_of(new) != _spec_of(current):
+            new_meta["generation"] = current["metadata"].get("generation", 1) + 1
         if new == current:
             return current
         new_meta["resourceVersion"] = self._next_version()
@@ -284,6 +290,27 @@ class MemoryCluster:
             return self._remove(key)
         stored = FrozenDict({**new, "metadata": FrozenDict(new_meta)})
         self.objects[key] = stored
+        if kind == "Event":
+            self._expire_event_later(key, stored)
+        self._notify(kind, "MODIFIED", stored)
+        return stored
+
+    def _write_status(self, key: Key, current: Obj, given: str | None, status: Obj) -> Obj:
+        """``update`` of the status subresource (one per pass, so it has its own path):
+        everything but the status and the resourceVersion is shared with ``current``,
+        labels and owners included, so the store's indexes stay as they are."""
+        kind, namespace, name = key
+        if given and given != current["metadata"]["resourceVersion"]:
+            raise ConflictError(f"{kind} {namespace}/{name} was modified")
+        new_status = freeze(status)
+        if "status" in current and current["status"] == new_status:
+            return current  # nothing changed: no new version, no event
+        new_meta = dict(current["metadata"])
+        new_meta["resourceVersion"] = self._next_version()
+        if new_meta.get("deletionTimestamp") and not new_meta.get("finalizers"):
+            return self._remove(key)
+        stored = FrozenDict({**current, "metadata": FrozenDict(new_meta), "status": new_status})
+        self.objects.replace(key, stored)
         if kind == "Event":
             self._expire_event_later(key, stored)
         self._notify(kind, "MODIFIED", stored)
@@ -356,9 +383,8 @@ class MemoryCluster:
     ) -> Obj:
         self._count("update", "werfbundles/status")
         current = self.get_bundle(namespace, name)
-        metadata = {**current["metadata"], "resourceVersion": resource_version}
-        return self.update(
-            "WerfBundle", {**current, "metadata": metadata, "status": status}, subresource="status"
+        return self._write_status(
+            ("WerfBundle", namespace, name), current, resource_version, status
         )
 
     def list_jobs(self, label_selector: str) -> list[Obj]:
@@ -475,13 +501,24 @@ class MemoryCluster:
 
     def _expires_at(self, moment: datetime, key: Key) -> bool:
         obj = self.objects.get(key)
-        return obj is not None and _ttl_expiry(obj) == moment
+        if obj is None:
+            return False
+        # Asked at every step of the simulation about the same heap top: a stored
+        # object never changes, so the answer for (moment, that object) is kept.
+        checked = self._expiry_checked
+        if checked is not None and checked[0] == moment and checked[1] is obj:
+            return checked[2]
+        answer = _ttl_expiry(obj) == moment
+        self._expiry_checked = (moment, obj, answer)
+        return answer
 
     def advance(self, now: datetime) -> None:
         """End the Jobs due by ``now`` (in order) and delete the Jobs and Events past their
         TTL."""
-        due = sorted((p for p in self.pending if p.at <= now), key=lambda p: (p.at, p.name))
-        self.pending = [p for p in self.pending if p.at > now]
+        due: list[_PendingJob] = []
+        if any(p.at <= now for p in self.pending):
+            due = sorted((p for p in self.pending if p.at <= now), key=lambda p: (p.at, p.name))
+            self.pending = [p for p in self.pending if p.at > now]
         for item in due:
             current = self.get("Job", item.namespace, item.name)
             if current is None:

@@ -304,9 +304,14 @@ def meta_from_json(obj: dict[str, Any]) -> tuple[Meta | None, list[FieldProblem]
     )
 
 
-def decode_bundle(obj: dict[str, Any]) -> tuple[Bundle | None, list[FieldProblem]]:
+def decode_bundle(
+    obj: dict[str, Any], *, status: BundleStatus | None = None
+) -> tuple[Bundle | None, list[FieldProblem]]:
     """A WerfBundle object as the core sees it. Without usable metadata there is no
-    bundle; with a bad spec, the bundle carries ``spec=None`` and the problems."""
+    bundle; with a bad spec, the bundle carries ``spec=None`` and the problems.
+
+    ``status``, when given, is taken as the decoding of ``obj["status"]`` instead of
+    decoding it: the caller vouches that it is (see ``round_trips``)."""
     if not isinstance(obj, dict):
         return None, [FieldProblem(path="", message="must be an object")]
     meta, problems = meta_from_json(obj)
@@ -324,7 +329,8 @@ def decode_bundle(obj: dict[str, Any]) -> tuple[Bundle | None, list[FieldProblem
         ]
     spec, found = _spec_of(obj.get("spec"))
     problems = list(found)
-    status = decode_status(obj.get("status") or {})
+    if status is None:
+        status = decode_status(obj.get("status") or {})
     return Bundle(meta=meta, spec=spec, status=status, spec_problems=tuple(problems)), problems
 
 
@@ -477,9 +483,36 @@ def _flat_items(value: Any) -> tuple[tuple[str, Any], ...] | None:
     return tuple(encoded.items())
 
 
-def encode_status(status: BundleStatus) -> dict[str, Any]:
-    """The status as the API stores it: camelCase, RFC 3339 times, unset fields omitted."""
-    return _encode_fields(status, _STATUS_TABLE)
+def encode_status(
+    status: BundleStatus, previous: tuple[BundleStatus, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The status as the API stores it: camelCase, RFC 3339 times, unset fields omitted.
+
+    ``previous`` is an earlier status and its encoding by this function: a field value
+    of an immutable type (a time, a tuple, a frozen attrs value) that is the same object
+    there takes its encoded form from there instead of encoding it again (a pass changes
+    a few fields and ``attrs.evolve`` keeps the rest). The result then shares those
+    parts with ``previous[1]``: neither document may be changed in place afterwards."""
+    if previous is None:
+        return _encode_fields(status, _STATUS_TABLE)
+    before, encoded = previous
+    out = {}
+    for name, key in _STATUS_TABLE:
+        item = getattr(status, name)
+        if item is None:
+            continue
+        cls = type(item)
+        if cls in _SCALARS:
+            out[key] = item
+        elif (
+            item is getattr(before, name)
+            and key in encoded
+            and (cls is tuple or cls is datetime or (cls.__hash__ is not None and attrs.has(cls)))
+        ):
+            out[key] = encoded[key]
+        else:
+            out[key] = _encode(item)
+    return out
 
 
 def decode_status(data: dict[str, Any]) -> BundleStatus:
@@ -504,6 +537,104 @@ def decode_status(data: dict[str, Any]) -> BundleStatus:
         return BundleStatus(**values)
     except (TypeError, ValueError):
         return BundleStatus()
+
+
+def round_trips(status: BundleStatus, trusted: BundleStatus | None = None) -> bool:
+    """Whether ``decode_status(encode_status(status))`` gives ``status`` back exactly:
+    equal field for field, with the same types (tuples, UTC times to the millisecond).
+    A caller that wrote ``status`` and read back an equal document may then reuse
+    ``status`` instead of decoding. ``trusted`` is a status already known to round-trip:
+    a field value that is the same object as its value there is not checked again
+    (``attrs.evolve`` keeps unchanged field objects). Conservative: a field or nested
+    class this check does not know answers False."""
+    if type(status) is not BundleStatus:
+        return False
+    for name, _ in _STATUS_TABLE:
+        value = getattr(status, name)
+        if trusted is not None and value is getattr(trusted, name):
+            continue
+        if not _field_round_trips(name, value):
+            return False
+    return True
+
+
+def _field_round_trips(name: str, value: Any) -> bool:
+    if value is None:  # omitted, so decoded as the default
+        return _STATUS_DEFAULTS.get(name, attrs.NOTHING) is None
+    if name in _STRING_FIELDS:  # a field this check does not know lands here: not a str
+        return type(value) is str
+    if name in _TIME_FIELDS:
+        return _is_exact_time(value)
+    if name in _INT_FIELDS:
+        return type(value) is int
+    if name == "conditions":
+        return type(value) is tuple and all(_condition_round_trips(c) for c in value)
+    if name == "version_history":
+        return type(value) is tuple and all(_entry_round_trips(e) for e in value)
+    if name == "selection":
+        return _selection_round_trips(value)
+    if name == "soak":
+        return (
+            _KNOWN_SHAPES[Soak]
+            and type(value) is Soak
+            and type(value.tag) is str
+            and type(value.digest) is str
+            and _is_exact_time(value.since)
+        )
+    return False
+
+
+def _is_exact_time(value: Any) -> bool:
+    """A time ``format_time`` writes without loss: UTC, whole milliseconds."""
+    return (
+        type(value) is datetime
+        and value.tzinfo is UTC
+        and value.microsecond % 1000 == 0
+        and not value.fold
+    )
+
+
+def _condition_round_trips(c: Any) -> bool:
+    return (
+        _KNOWN_SHAPES[Condition]
+        and type(c) is Condition
+        and type(c.type) is str
+        and type(c.status) is str
+        and type(c.reason) is str
+        and type(c.message) is str
+        and _is_exact_time(c.last_transition_time)
+        and type(c.observed_generation) is int
+    )
+
+
+def _entry_round_trips(e: Any) -> bool:
+    return (
+        _KNOWN_SHAPES[HistoryEntry]
+        and type(e) is HistoryEntry
+        and type(e.tag) is str
+        and type(e.digest) is str
+        and type(e.values_hash) is str
+        and type(e.job_name) is str
+        and type(e.attempt) is int
+        and _is_exact_time(e.started_at)
+        and (e.finished_at is None or _is_exact_time(e.finished_at))
+        and type(e.result) is str
+    )
+
+
+def _selection_round_trips(s: Any) -> bool:
+    return (
+        _KNOWN_SHAPES[SelectionStatus]
+        and _KNOWN_SHAPES[Rejection]
+        and type(s) is SelectionStatus
+        and (s.selected is None or type(s.selected) is str)
+        and type(s.considered) is int
+        and type(s.rejected) is tuple
+        and all(
+            type(r) is Rejection and type(r.tag) is str and type(r.reason) is str
+            for r in s.rejected
+        )
+    )
 
 
 def _required_time(raw: Any) -> datetime:
@@ -582,6 +713,41 @@ _STATUS_NAMES = {key: name for name, key in _STATUS_TABLE}
 _STRING_FIELDS = frozenset(
     name for name in _STATUS_FIELDS if name not in _TIME_FIELDS | _INT_FIELDS | _NESTED_FIELDS
 )
+_STATUS_DEFAULTS = {field.name: field.default for field in attrs.fields(BundleStatus)}
+# The fields each nested class had when ``round_trips`` was written against the decoders
+# above: a class that gained or lost one is never trusted to round-trip.
+_KNOWN_SHAPES = {
+    cls: {field.name for field in attrs.fields(cls)} == names
+    for cls, names in (
+        (
+            Condition,
+            {
+                "type",
+                "status",
+                "reason",
+                "message",
+                "last_transition_time",
+                "observed_generation",
+            },
+        ),
+        (
+            HistoryEntry,
+            {
+                "tag",
+                "digest",
+                "values_hash",
+                "job_name",
+                "attempt",
+                "started_at",
+                "finished_at",
+                "result",
+            },
+        ),
+        (SelectionStatus, {"selected", "considered", "rejected"}),
+        (Rejection, {"tag", "reason"}),
+        (Soak, {"tag", "digest", "since"}),
+    )
+}
 
 
 def _decode_status_field(name: str, raw: Any) -> Any:
@@ -686,6 +852,7 @@ __all__ = [
     "format_duration",
     "format_time",
     "parse_time",
+    "round_trips",
     "spec_from_json",
     "trust_identity",
     "validate",

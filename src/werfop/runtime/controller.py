@@ -46,6 +46,7 @@ from werfop.runtime.queue import (
 from werfop.runtime.registry_economy import RegistryEconomy
 
 log = logging.getLogger("werfop.controller")
+_LOG_ACTIONS = (SaveLogs, DeleteLogs)
 DEFAULT_POLL_INTERVAL: timedelta = attrs.fields(RegistrySpec).poll_interval.default  # type: ignore[assignment]
 
 
@@ -112,7 +113,9 @@ class Controller:
             allow_cross_namespace=allow_cross_namespace,
             pacer=pacer if pacer is not None else PollPacer(),
         )
-        self.executor = Executor(cluster, clock, after_action)
+        self.executor = Executor(
+            cluster, clock, after_action, status_written=self.observer.status_written
+        )
         self.on_timeline = on_timeline
         self.on_problems = on_problems
         self.contain_bugs = contain_bugs
@@ -245,6 +248,7 @@ class Controller:
         except NotFoundError:
             self.queue.remove(key)
             self.observer.forget(key)
+            self.executor.forget(namespace, name)
             return Success(None)
         except TransientError as error:
             return Transient(str(error), error.retry_after)
@@ -256,7 +260,7 @@ class Controller:
                     self.on_problems(key, observation.problems)
                 return Terminal("the object could not be read")
             plan = reconcile(observation.bundle, observation.snapshot, _FixedClock(now))
-            if any(isinstance(a, SaveLogs | DeleteLogs) for a in plan.actions):
+            if any(isinstance(a, _LOG_ACTIONS) for a in plan.actions):
                 self.observer.logs_changed(key)
             self.executor.execute(plan)
             if observation.changed is not None:

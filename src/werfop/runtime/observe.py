@@ -19,13 +19,14 @@ from typing import Any
 import attrs
 import yaml
 
-from werfop.api.codec import decode_bundle, decode_job, parse_time
+from werfop.api.codec import decode_bundle, decode_job, parse_time, round_trips
 from werfop.api.credentials import credentials_from_secret, docker_config_json
 from werfop.api.values import load_values
 from werfop.core import jobspec
 from werfop.core.model import (
     Bundle,
     BundleSpec,
+    BundleStatus,
     FieldProblem,
     Inputs,
     JobObservation,
@@ -86,19 +87,28 @@ class Observer:
         self.pacer = pacer
         # (namespace, kind, name) of a ConfigMap or Secret -> the bundles that read it
         self.referrers: dict[tuple[str, str, str], set[str]] = {}
+        # bundle key -> the (namespace, kind, name) places it is a referrer of
+        self._refers: dict[str, set[tuple[str, str, str]]] = {}
         self._shared: dict[tuple[Any, ...], tuple[TagListing, TagList]] = {}
         self._digests: dict[tuple[Any, ...], str] = {}
         self._changed_at: dict[tuple[Any, ...], datetime] = {}
         # bundle key -> when its metadata last changed (spec, annotations), per the watch
         self.changed_meta: dict[str, datetime] = {}
         self.followers: dict[tuple[str, str, bool], set[str]] = {}
+        # bundle key -> the one repository cache key it follows (its set in followers)
+        self._following: dict[str, tuple[str, str, bool]] = {}
         # bundle key -> (uid, when, its log ConfigMaps) as last listed (``_log_maps``)
         self._log_scans: dict[str, tuple[str, datetime, tuple[LogMap, ...]]] = {}
+        # bundle key -> the values its last pass parsed and hashed (see ``_values``)
+        self._values_memo: dict[str, _ValuesMemo] = {}
         # bundle key -> its Jobs as last listed and decoded (see ``_listed_jobs``)
         self._listed: dict[str, _ListedJobs] = {}
+        # bundle key -> (uid, resourceVersion, status) of our last status write whose
+        # stored document is known to decode back to that status (``status_written``)
+        self._written: dict[str, tuple[str, str, BundleStatus]] = {}
 
     def observe(self, raw: dict[str, Any], now: datetime) -> Observation:
-        bundle, problems = decode_bundle(raw)
+        bundle, problems = decode_bundle(raw, status=self._written_status(raw))
         if bundle is None:
             return Observation(bundle=None, problems=tuple(problems))
         bundle = attrs.evolve(bundle, jobs=self._jobs(bundle))
@@ -133,18 +143,67 @@ class Observer:
         snapshot, changed = self._snapshot(bundle, spec, repository, now)
         return Observation(bundle=bundle, snapshot=snapshot, changed=changed)
 
+    def status_written(
+        self, status: BundleStatus, sent: dict[str, Any], response: dict[str, Any]
+    ) -> None:
+        """Our write of ``status`` (encoded as ``sent``) was answered with ``response``.
+
+        The API server guarantees that an object read later at the same uid and
+        resourceVersion is the one in the response; when the response's status equals
+        what we sent and ``status`` survives encoding unchanged (``round_trips``), such
+        a read decodes to ``status`` itself, so the next pass takes it without decoding
+        (a pass writes the status nearly every time, and decoding it was a tenth of a
+        pass). Anything else (a status someone else wrote, a newer version, a different
+        object of the same name) does not match and is decoded. One entry per bundle.
+        """
+        metadata = response.get("metadata") or {}
+        key = f"{metadata.get('namespace')}/{metadata.get('name')}"
+        uid = metadata.get("uid")
+        version = metadata.get("resourceVersion")
+        previous = self._written.get(key)
+        if (
+            isinstance(uid, str)
+            and uid
+            and isinstance(version, str)
+            and version
+            and response.get("status") == sent
+            and round_trips(status, previous[2] if previous is not None else None)
+        ):
+            self._written[key] = (uid, version, status)
+        else:
+            self._written.pop(key, None)
+
+    def _written_status(self, raw: Any) -> BundleStatus | None:
+        """Our own last written status, when ``raw`` is the object that write produced."""
+        metadata = raw.get("metadata") if isinstance(raw, dict) else None
+        if not isinstance(metadata, dict):
+            return None
+        entry = self._written.get(f"{metadata.get('namespace')}/{metadata.get('name')}")
+        if (
+            entry is None
+            or entry[0] != metadata.get("uid")
+            or entry[1] != metadata.get("resourceVersion")
+        ):
+            return None
+        return entry[2]
+
     def _follow(self, key: str, cache_key: tuple[str, str, bool]) -> None:
-        for other, keys in self.followers.items():
-            if other != cache_key:
-                keys.discard(key)
+        previous = self._following.get(key)
+        if previous is not None and previous != cache_key:
+            self.followers.get(previous, set()).discard(key)
+        self._following[key] = cache_key
         self.followers.setdefault(cache_key, set()).add(key)
 
     def forget(self, key: str) -> None:
         """The bundle is gone: stop waking it for its repository's or inputs' changes."""
         for keys in (*self.followers.values(), *self.referrers.values()):
             keys.discard(key)
+        self._refers.pop(key, None)
         self.changed_meta.pop(key, None)
+        self._following.pop(key, None)
+        self._values_memo.pop(key, None)
         self._listed.pop(key, None)
+        self._written.pop(key, None)
         self._log_scans.pop(key, None)
         if self.pacer is not None:
             self.pacer.forget(key)
@@ -161,11 +220,17 @@ class Observer:
         return woken
 
     def _refer(self, key: str, namespace: str, kind: str, name: str) -> None:
-        self.referrers.setdefault((namespace, kind, name), set()).add(key)
+        place = (namespace, kind, name)
+        self.referrers.setdefault(place, set()).add(key)
+        self._refers.setdefault(key, set()).add(place)
 
     def forget_inputs(self, key: str) -> None:
-        for keys in self.referrers.values():
-            keys.discard(key)
+        # Only the places this bundle refers to (every pass calls this: walking every
+        # referenced object of every bundle made a pass O(bundles)).
+        for place in self._refers.pop(key, ()):
+            keys = self.referrers.get(place)
+            if keys is not None:
+                keys.discard(key)
 
     def _has_news(self, bundle: Bundle, repository: Repository) -> bool:
         """Another bundle saw this repository change after our last poll: take the
@@ -285,8 +350,16 @@ class Observer:
     def _inputs(self, meta: Meta, spec: BundleSpec) -> tuple[Inputs, Credentials | None]:
         problems: list[FieldProblem] = []
         secrets: list[Sensitive] = []
-        files, documents = self._values(meta, spec, problems, secrets)
-        digest = values_hash(merge_all(documents), meta.uid)
+        previous = self._values_memo.get(meta.key)
+        files, documents, memo = self._values(meta, spec, problems, secrets, previous)
+        # The hash depends on the uid and the documents only, and each document on its
+        # text: the same texts give the same hash without merging and hashing again.
+        if previous is not None and previous.hash_key == memo.hash_key:
+            memo.digest = previous.digest
+        else:
+            memo.digest = values_hash(merge_all(documents), meta.uid)
+        self._values_memo[meta.key] = memo
+        digest = memo.digest
         credentials, docker_config = self._credentials(meta, spec, problems, secrets)
         ca = self._ca(meta, spec, problems)
         self._service_account(meta, spec, problems)
@@ -306,9 +379,20 @@ class Observer:
         spec: BundleSpec,
         problems: list[FieldProblem],
         secrets: list[Sensitive],
-    ) -> tuple[list[ValuesFile], list[dict[str, Any]]]:
+        memo: _ValuesMemo | None,
+    ) -> tuple[list[ValuesFile], list[dict[str, Any]], _ValuesMemo]:
+        """The values files and their parsed documents in merge order, and what to
+        keep for the next pass (its ``digest`` still unset).
+
+        A document is parsed once per text: the bundle's last pass's parses (``memo``)
+        are reused for the same text, source and path. Nothing changes a document
+        afterwards: merging and hashing only read them.
+        """
         files: list[ValuesFile] = []
         documents: list[dict[str, Any]] = []
+        sources: list[str] = []
+        known = memo.parsed if memo is not None else {}
+        parsed: dict[tuple[str, str, str], dict[str, Any] | FieldProblem] = {}
         for index, source in enumerate(spec.converge.values_from):
             ref = "configMapRef" if source.kind == "ConfigMap" else "secretRef"
             path = f"spec.converge.valuesFrom[{index}].{ref}.name"
@@ -331,20 +415,40 @@ class Observer:
                     FieldProblem(path=path, message=f"{where} key {source.key!r} is not UTF-8")
                 )
                 continue
-            document = load_values(text, path, f"{where} key {source.key!r}")
+            parse = (text, path, f"{where} key {source.key!r}")
+            document = known[parse] if parse in known else load_values(*parse)
+            parsed[parse] = document
             if isinstance(document, FieldProblem):
                 problems.append(document)
                 continue
             if source.kind == "Secret":
                 secrets.extend(Sensitive(s) for s in _leaves(document))
             documents.append(document)
+            sources.append(text)
             files.append(ValuesFile(name=f"values-{index:02d}.yaml", content=Sensitive(text)))
-        inline = json.loads(spec.converge.values_json)
-        if inline:
+        values_json = spec.converge.values_json
+        if memo is not None and memo.inline[0] == values_json:
+            inlined = memo.inline
+        else:
+            inline = json.loads(values_json)
+            text = yaml.safe_dump(inline, sort_keys=True) if inline else None
+            inlined = (
+                values_json,
+                inline,
+                None
+                if text is None
+                else ValuesFile(name="values-inline.yaml", content=Sensitive(text)),
+            )
+        _, inline, inline_file = inlined
+        if inline_file is not None:
             documents.append(inline)
-            text = yaml.safe_dump(inline, sort_keys=True)
-            files.append(ValuesFile(name="values-inline.yaml", content=Sensitive(text)))
-        return files, documents
+            files.append(inline_file)
+        kept = _ValuesMemo(
+            parsed=parsed,
+            inline=inlined,
+            hash_key=(meta.uid, tuple(sources), values_json),
+        )
+        return files, documents, kept
 
     def _credentials(
         self,
@@ -486,6 +590,18 @@ class Observer:
         if changed:
             self._changed_at[key] = now
         return attrs.evolve(tag_list, digests=tuple(digests)), key if changed else None
+
+
+@attrs.define(kw_only=True, eq=False)
+class _ValuesMemo:
+    """What a bundle's last pass parsed and hashed: each values document by (text,
+    path, source), the inline values (spec JSON, document, file) and the values hash
+    by (uid, source texts, inline JSON). Holds Secret values: never shown in a repr."""
+
+    parsed: dict[tuple[str, str, str], dict[str, Any] | FieldProblem] = attrs.field(repr=False)
+    inline: tuple[str, dict[str, Any], ValuesFile | None] = attrs.field(repr=False)
+    hash_key: tuple[str, tuple[str, ...], str] = attrs.field(repr=False)
+    digest: str = attrs.field(default="", repr=False)
 
 
 @attrs.frozen(kw_only=True)

@@ -93,6 +93,8 @@ class PollPacer:
 
     def _learn(self, key: str, interval: timedelta) -> None:
         rate = 1.0 / max(interval.total_seconds(), 1.0)
+        if self._rates.get(key) == rate:
+            return  # known (every pass): the running sum would not move
         self._rate += rate - self._rates.get(key, 0.0)
         self._rates[key] = rate
 

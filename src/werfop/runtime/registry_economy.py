@@ -114,6 +114,10 @@ class TokenBucket:
 class _Entry:
     result: Answer
     at: datetime
+    # ``_free(result)``, made once: every cache hit hands out this same (frozen) answer
+    free: Answer = attrs.field(
+        default=attrs.Factory(lambda self: _free(self.result), takes_self=True)
+    )
 
 
 class _Flight:
@@ -210,7 +214,9 @@ class RegistryEconomy:
         )
         if isinstance(result, TagListing):
             same = etag is not None and etag == result.etag
-            return attrs.evolve(result, not_modified=same)
+            return (
+                result if result.not_modified == same else attrs.evolve(result, not_modified=same)
+            )
         return result
 
     def resolve_digest(
@@ -267,7 +273,7 @@ class RegistryEconomy:
             entry = self._answers.get(key)
             if entry is not None and timedelta(0) <= now - entry.at < window:
                 self._hits += 1
-                return _free(entry.result)
+                return entry.free
             suppressed = self._cooled_down(repository, now)
             if suppressed is not None:
                 self._suppressed += 1
