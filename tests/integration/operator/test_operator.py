@@ -293,8 +293,13 @@ def test_a_bad_object_gets_a_clear_status_and_event_and_no_job(
     assert "InvalidSpec" == stalled["reason"]
     assert field in stalled["message"]
     assert [] == werf_jobs(kube_api)
-    events = [e for e in kube_api.list("events", "default") if e["reason"] == "PhaseFailed"]
-    assert events and field in events[0]["message"]
+
+    def failed_events() -> list[dict]:
+        return [e for e in kube_api.list("events", "default") if e["reason"] == "PhaseFailed"]
+
+    # The Event is written after the status (the status is the record): wait for it.
+    wait_for(failed_events, what="a PhaseFailed Event")
+    assert field in failed_events()[0]["message"]
     assert operator.process.poll() is None
 
 
