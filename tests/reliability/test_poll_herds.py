@@ -77,3 +77,18 @@ def test_a_requested_poll_is_not_paced() -> None:
         polls_between(world, asked, asked + timedelta(seconds=1))
         & Counter({f"default/app-{i:03d}": 1 for i in range(5)})
     )
+
+
+def test_once_spread_each_scheduled_poll_comes_in_the_slot_it_booked() -> None:
+    """A successful poll books its successor's second (pacer.book): steady polling no
+    longer meets a full second and pays a deferral (a pass and a status write)."""
+    world = herd_world()
+    world.run_for(timedelta(minutes=5))  # the creation herd spreads: 200 at 5/s
+    pacer = world.controller.observer.pacer
+    deferred_in_the_herd = pacer.deferred
+    start = world.clock.now()
+    world.run_for(timedelta(minutes=30))
+
+    assert deferred_in_the_herd == pacer.deferred
+    assert 5 >= busiest_second(world, start, world.clock.now())
+    assert all(27 <= n <= 33 for n in polls_between(world, start, world.clock.now()).values())

@@ -103,3 +103,37 @@ def test_a_key_learned_again_with_a_new_interval_counts_the_new_rate() -> None:
     for key in keys(1000):
         pacer.learn(key, timedelta(minutes=10))
     assert 2 == pacer.capacity()  # 1,000 / 600 s x 1.5 = 2.5, floored
+
+
+def test_a_booking_keeps_its_own_second_when_there_is_room_else_takes_the_next() -> None:
+    pacer = PollPacer(minimum=1)
+    now = T0
+    due = T0 + timedelta(seconds=300, milliseconds=400)
+    assert due == pacer.book("default/a", due, FIVE_MINUTES, now)
+    later = T0 + timedelta(seconds=300, milliseconds=700)  # the same second: full
+    assert T0 + timedelta(seconds=301) == pacer.book("default/b", later, FIVE_MINUTES, now)
+    # each is admitted in its own second, and an unbooked poll there is deferred
+    assert pacer.admit("default/a", due, FIVE_MINUTES) is None
+    assert T0 + timedelta(seconds=302) == pacer.admit("default/c", later, FIVE_MINUTES)
+    assert pacer.admit("default/b", T0 + timedelta(seconds=301), FIVE_MINUTES) is None
+
+
+def test_booking_again_or_cancelling_gives_the_second_back() -> None:
+    pacer = PollPacer(minimum=1)
+    due = T0 + timedelta(seconds=60)
+    assert due == pacer.book("default/a", due, FIVE_MINUTES, T0)
+    pacer.book("default/a", due + timedelta(seconds=30), FIVE_MINUTES, T0)  # rebooked
+    assert due == pacer.book("default/b", due, FIVE_MINUTES, T0)
+    pacer.cancel("default/b")
+    assert due == pacer.book("default/c", due, FIVE_MINUTES, T0)
+
+
+def test_bookings_an_interval_ahead_survive_the_passing_seconds() -> None:
+    pacer = PollPacer()  # 5 a second
+    due = T0 + timedelta(seconds=300)
+    assert due == pacer.book("default/booked", due, FIVE_MINUTES, T0)
+    for second in range(300):  # time passes, other keys poll every second
+        moment = T0 + timedelta(seconds=second)
+        pacer.admit(f"default/other-{second}", moment, FIVE_MINUTES)
+    slots = [pacer.admit(f"default/late-{i}", due, FIVE_MINUTES) for i in range(5)]
+    assert [None] * 4 + [due + timedelta(seconds=1)] == slots  # one of five was booked
