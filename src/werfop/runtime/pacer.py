@@ -69,11 +69,7 @@ class PollPacer:
             last = self._last.get(key)
             if last is not None and second - last < interval.total_seconds() / 2:
                 return None  # a retry, not a scheduled poll
-            room = self._capacity()
-            slot = second
-            while self._used.get(slot, 0) >= room:
-                slot += 1
-            self._used[slot] = self._used.get(slot, 0) + 1
+            slot = self._take(second)
             if slot == second:
                 self._last[key] = second
                 return None
@@ -91,11 +87,7 @@ class PollPacer:
             self._learn(key, interval)
             self._prune(math.floor(now.timestamp()))
             self._release(key)
-            room = self._capacity()
-            slot = second
-            while self._used.get(slot, 0) >= room:
-                slot += 1
-            self._used[slot] = self._used.get(slot, 0) + 1
+            slot = self._take(second)
             self._held[key] = slot
         return due if slot == second else _start(slot)
 
@@ -116,6 +108,14 @@ class PollPacer:
         """Give back the slot ``key`` was booked or given (its pass failed)."""
         with self._lock:
             self._release(key)
+
+    def _take(self, second: int) -> int:
+        """Count one poll in the first second from ``second`` with room; that second."""
+        room = self._capacity()
+        while self._used.get(second, 0) >= room:
+            second += 1
+        self._used[second] = self._used.get(second, 0) + 1
+        return second
 
     def _release(self, key: str) -> None:
         held = self._held.pop(key, None)
