@@ -113,6 +113,47 @@ def test_a_pushed_tag_deploys_after_the_next_poll(
     )
 
 
+def test_jobs_that_left_the_history_are_deleted_with_their_pods_and_secrets(
+    kube_api, kubeconfig, operators, jobs, plain_registry, repo_name
+):
+    url = f"{plain_registry.host}/{repo_name}"
+    plain_registry.pusher.push_chart(repo_name, "1.0.0")
+    kube_api.create("werfbundles", bundle("app", url))
+    operators(kubeconfig).wait_ready()
+    wait_for(_synced_on(kube_api, "app", "1.0.0"), what="Synced on 1.0.0")
+    tags = ["1.0.0"] + [f"1.{minor}.0" for minor in range(1, 12)]
+    for tag in tags[1:]:
+        plain_registry.pusher.push_chart(repo_name, tag)
+        kube_api.mutate(  # poll now instead of waiting out the interval
+            "werfbundles",
+            "default",
+            "app",
+            lambda o, t=tag: (
+                o["metadata"].setdefault("annotations", {}).update({"werf.io/reconcile-at": t})
+            ),
+        )
+        wait_for(_synced_on(kube_api, "app", tag), timeout=30, what=f"Synced on {tag}")
+
+    def job_tags() -> list[str]:
+        return sorted(j["metadata"]["annotations"]["werf.io/tag"] for j in werf_jobs(kube_api))
+
+    kept = sorted(tags[2:])  # the ten the history names
+    wait_for(lambda: job_tags() == kept, what=f"the Jobs of {kept}")
+    history = status_of(kube_api, "app")["versionHistory"]
+    assert kept == sorted(e["tag"] for e in history)
+    names = {j["metadata"]["name"] for j in werf_jobs(kube_api)}
+    assert names == {e["jobName"] for e in history}
+    # the pruned Jobs took their pods and inputs Secrets with them (Background)
+    pods = [p for p in kube_api.list("pods", "default") if p["metadata"].get("ownerReferences")]
+    assert names == {p["metadata"]["ownerReferences"][0]["name"] for p in pods}
+    inputs = {
+        s["metadata"]["name"]
+        for s in kube_api.list("secrets", "default")
+        if s["metadata"]["name"].endswith("-inputs")
+    }
+    assert {f"{name}-inputs" for name in names} == inputs
+
+
 def test_a_failed_job_schedules_a_retry_with_backoff(
     kube_api, kubeconfig, operators, jobs, plain_registry, repo_name
 ):
