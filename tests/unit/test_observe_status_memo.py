@@ -13,7 +13,14 @@ import pytest
 from werfop.adapters.memory import ManualClock
 from werfop.adapters.scripted_registry import ScriptedRegistry
 from werfop.api.codec import encode_status, round_trips
-from werfop.core.model import BundleStatus, Condition, HistoryEntry, Rejection, SelectionStatus
+from werfop.core.model import (
+    BundleStatus,
+    Condition,
+    HistoryEntry,
+    Rejection,
+    SelectionStatus,
+    Soak,
+)
 from werfop.runtime.observe import Observer
 from werfop.runtime.registry_economy import RegistryEconomy
 
@@ -155,6 +162,42 @@ def test_a_deleted_bundle_is_forgotten() -> None:
             {"version_history": (attrs.evolve(status().version_history[0], attempt="1"),)},
             False,
             id="history-attempt-as-text",
+        ),
+        pytest.param(
+            {
+                "version_history": (
+                    attrs.evolve(
+                        status().version_history[0], started_at=T0 + timedelta(microseconds=1)
+                    ),
+                )
+            },
+            False,
+            id="history-time-in-microseconds",
+        ),
+        pytest.param(
+            {"conditions": (attrs.evolve(status().conditions[0], observed_generation="1"),)},
+            False,
+            id="condition-generation-as-text",
+        ),
+        pytest.param(
+            {
+                "selection": attrs.evolve(
+                    status().selection, rejected=(Rejection(tag="2", reason=1),)
+                )
+            },
+            False,
+            id="rejection-reason-not-text",
+        ),
+        pytest.param(
+            {"selection": attrs.evolve(status().selection, rejected=[])},
+            False,
+            id="rejections-list-not-tuple",
+        ),
+        pytest.param({"soak": Soak(tag="1.0.0", digest="sha256:0", since=T0)}, True, id="soak"),
+        pytest.param(
+            {"soak": Soak(tag="1.0.0", digest="sha256:0", since=T0 + timedelta(microseconds=1))},
+            False,
+            id="soak-since-in-microseconds",
         ),
     ],
 )
