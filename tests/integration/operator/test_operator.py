@@ -23,6 +23,19 @@ def _synced_on(api, name, tag, namespace="default"):
     return check
 
 
+def _push_and_poll(api, registry, repo_name, name, tag, timeout=20.0):
+    """Push ``tag``, ask the bundle to poll now (a new ``werf.io/reconcile-at`` value)
+    instead of waiting out its 30 s interval, and wait until it is Synced on it."""
+    registry.pusher.push_chart(repo_name, tag)
+    api.mutate(
+        "werfbundles",
+        "default",
+        name,
+        lambda o: o["metadata"].setdefault("annotations", {}).update({"werf.io/reconcile-at": tag}),
+    )
+    wait_for(_synced_on(api, name, tag), timeout=timeout, what=f"Synced on {tag}")
+
+
 def test_a_new_bundle_deploys_with_exactly_the_expected_job(
     kube_api, kubeconfig, operators, jobs, plain_registry, repo_name
 ):
@@ -99,15 +112,7 @@ def test_a_pushed_tag_deploys_after_the_next_poll(
     kube_api.create("werfbundles", bundle("app", url))
     operators(kubeconfig).wait_ready()
     wait_for(_synced_on(kube_api, "app", "1.0.0"), what="Synced on 1.0.0")
-    plain_registry.pusher.push_chart(repo_name, "1.1.0")
-    # ask for the next poll now instead of waiting out the 30s interval
-    kube_api.mutate(
-        "werfbundles",
-        "default",
-        "app",
-        lambda o: o["metadata"].setdefault("annotations", {}).update({"werf.io/reconcile-at": "1"}),
-    )
-    wait_for(_synced_on(kube_api, "app", "1.1.0"), what="Synced on 1.1.0")
+    _push_and_poll(kube_api, plain_registry, repo_name, "app", "1.1.0")
     assert ["1.0.0", "1.1.0"] == sorted(
         j["metadata"]["annotations"]["werf.io/tag"] for j in werf_jobs(kube_api)
     )
@@ -123,16 +128,7 @@ def test_jobs_that_left_the_history_are_deleted_with_their_pods_and_secrets(
     wait_for(_synced_on(kube_api, "app", "1.0.0"), what="Synced on 1.0.0")
     tags = ["1.0.0"] + [f"1.{minor}.0" for minor in range(1, 12)]
     for tag in tags[1:]:
-        plain_registry.pusher.push_chart(repo_name, tag)
-        kube_api.mutate(  # poll now instead of waiting out the interval
-            "werfbundles",
-            "default",
-            "app",
-            lambda o, t=tag: (
-                o["metadata"].setdefault("annotations", {}).update({"werf.io/reconcile-at": t})
-            ),
-        )
-        wait_for(_synced_on(kube_api, "app", tag), timeout=30, what=f"Synced on {tag}")
+        _push_and_poll(kube_api, plain_registry, repo_name, "app", tag, timeout=30)
 
     def job_tags() -> list[str]:
         return sorted(j["metadata"]["annotations"]["werf.io/tag"] for j in werf_jobs(kube_api))
