@@ -9,7 +9,9 @@ share, the design would be wrong.
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -507,9 +509,39 @@ def _apply_change(cluster: MemoryCluster, change: Change) -> None:
 # --- output ---------------------------------------------------------------------------------
 
 
-def render_json(result: Result) -> str:
-    document = {"events": result.events, "bundles": result.bundles, "registry": result.registry}
-    return json.dumps(document, indent=2, sort_keys=False) + "\n"
+_FLAT = frozenset((str, int, float, bool, type(None)))
+_dumps = json.JSONEncoder().encode  # scalars: the C encoder
+
+
+class JsonReport:
+    """``--output json``, written as the run goes: the timeline events stream out one
+    by one and the final statuses follow at the end, so a week of a thousand bundles
+    (millions of events) never sits in memory. The bytes are those of
+    ``json.dumps({"events": [...], "bundles": ..., "registry": ...}, indent=2)``."""
+
+    def __init__(self, out: TextIO):
+        self.out = out
+        self.count = 0
+        self.encoder = json.JSONEncoder(indent=2)  # one for the run: dumps() makes one a call
+        out.write('{\n  "events": [')
+
+    def event(self, event: dict[str, Any]) -> None:
+        if all(type(value) in _FLAT for value in event.values()):
+            # What the encoder writes for a flat event, without its per-level generators
+            # (a million events' worth of garbage set off a full collection of the
+            # simulated world every few seconds).
+            items = ",\n      ".join(f"{_dumps(k)}: {_dumps(v)}" for k, v in event.items())
+            text = "{\n      " + items + "\n    }"
+        else:
+            text = self.encoder.encode(event).replace("\n", "\n    ")  # strings escape \n
+        self.out.write(("\n    " if self.count == 0 else ",\n    ") + text)
+        self.count += 1
+
+    def finish(self, result: Result) -> None:
+        self.out.write("\n  ]" if self.count else "]")
+        for key, value in (("bundles", result.bundles), ("registry", result.registry)):
+            self.out.write(f',\n  "{key}": ' + self.encoder.encode(value).replace("\n", "\n  "))
+        self.out.write("\n}\n")
 
 
 def _short(key: str, value: object) -> object:
@@ -518,39 +550,65 @@ def _short(key: str, value: object) -> object:
     return value
 
 
-def render_text(result: Result) -> str:
-    """A readable timeline and a summary table. A ``Polled`` line is shown only when
-    the selection changes (the JSON output keeps every poll)."""
-    lines = []
-    selected: dict[str, object] = {}
-    quiet = 0
-    for event in result.events:
+class TextReport:
+    """``--output text``, written as the run goes: a readable timeline and, at the end,
+    a summary table. A ``Polled`` line is shown only when the selection changes (the
+    JSON output keeps every poll)."""
+
+    def __init__(self, out: TextIO):
+        self.out = out
+        self.selected: dict[str, object] = {}
+        self.quiet = 0
+
+    def event(self, event: dict[str, Any]) -> None:
         if event["type"] == "Polled":
-            if selected.get(event["bundle"], "-") == event.get("selected"):
-                quiet += 1
-                continue
-            selected[event["bundle"]] = event.get("selected")
+            if self.selected.get(event["bundle"], "-") == event.get("selected"):
+                self.quiet += 1
+                return
+            self.selected[event["bundle"]] = event.get("selected")
         details = " ".join(
             f"{k}={_short(k, v)}"
             for k, v in event.items()
             if k not in ("time", "bundle", "type") and v is not None
         )
-        lines.append(
-            f"{event['time']}  {event['bundle']:<24} {event['type']:<14} {details}".rstrip()
-        )
-    lines.append(f"({quiet} polls that changed nothing are not shown; --output json lists them)")
-    lines.append("")
-    header = f"{'BUNDLE':<28} {'PHASE':<10} {'APPLIED':<12} {'JOBS':>4} {'REGISTRY REQUESTS':>18}"
-    lines.append(header)
-    for key, data in sorted(result.bundles.items()):
-        status = data["status"]
-        url = result.repositories.get(key)
-        requests = result.registry.get(url, {}).get("requests", 0) if url else 0
-        lines.append(
-            f"{key:<28} {status.get('phase', '-'):<10} {status.get('lastAppliedTag') or '-':<12} "
-            f"{result.jobs_run.get(key, 0):>4} {requests:>18}"
-        )
-    return "\n".join(lines) + "\n"
+        line = f"{event['time']}  {event['bundle']:<24} {event['type']:<14} {details}"
+        self.out.write(line.rstrip() + "\n")
+
+    def finish(self, result: Result) -> None:
+        lines = [
+            f"({self.quiet} polls that changed nothing are not shown; --output json lists them)",
+            "",
+            f"{'BUNDLE':<28} {'PHASE':<10} {'APPLIED':<12} {'JOBS':>4} {'REGISTRY REQUESTS':>18}",
+        ]
+        for key, data in sorted(result.bundles.items()):
+            status = data["status"]
+            url = result.repositories.get(key)
+            requests = result.registry.get(url, {}).get("requests", 0) if url else 0
+            lines.append(
+                f"{key:<28} {status.get('phase', '-'):<10} "
+                f"{status.get('lastAppliedTag') or '-':<12} "
+                f"{result.jobs_run.get(key, 0):>4} {requests:>18}"
+            )
+        self.out.write("\n".join(lines) + "\n")
+
+
+def _render(report: type[JsonReport | TextReport], result: Result) -> str:
+    out = io.StringIO()
+    writer = report(out)
+    for event in result.events:
+        writer.event(event)
+    writer.finish(result)
+    return out.getvalue()
+
+
+def render_json(result: Result) -> str:
+    """The JSON report of a finished run that kept its events."""
+    return _render(JsonReport, result)
+
+
+def render_text(result: Result) -> str:
+    """The text report of a finished run that kept its events."""
+    return _render(TextReport, result)
 
 
 def run_cli(
@@ -574,9 +632,16 @@ def run_cli(
             print(f"werfop simulate: {problem}", file=sys.stderr)
         return 2
     progress = sys.stderr if sys.stderr.isatty() else None
-    result = simulate(objects, scenario, progress=progress)
-    if output == "json":
-        sys.stdout.write(render_json(result))
-    else:
-        sys.stdout.write(render_text(result))
+    report = (JsonReport if output == "json" else TextReport)(sys.stdout)
+    try:
+        result = simulate(
+            objects, scenario, progress=progress, on_event=report.event, keep_events=False
+        )
+        report.finish(result)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, as other filters do, and keep
+        # the interpreter's final flush from failing again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a filter killed by it
     return 0

@@ -3,6 +3,7 @@ and field."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 
 def _simulate(*args):
@@ -59,3 +60,21 @@ def test_without_a_scenario_nothing_deploys(tmp_path):
     assert 0 == done.returncode, done.stderr
     assert "JobCreated" not in done.stdout
     assert '"phase": "Pending"' in done.stdout
+
+
+def test_a_reader_that_goes_away_stops_the_run_quietly():
+    # ``werfop simulate ... | head``: the report streams, so the pipe breaks mid-run.
+    root = Path(__file__).resolve().parents[2]
+    examples = root / "examples"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "werfop.main", "simulate", str(examples)]
+        + ["--scenario", str(examples / "scenario.yaml"), "--until", "7d", "--output", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert b'{\n  "events": [' == process.stdout.read(15)
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert 141 == process.wait(timeout=120)
+    assert "" == stderr

@@ -192,3 +192,10 @@ def test_statuses_are_what_the_operator_would_write(run):
     assert {"Ready": "True"} == {c["type"]: c["status"] for c in status["conditions"]}
     assert 10 >= len(status["versionHistory"])
     assert status["observedGeneration"] == 1
+
+
+def test_the_streamed_json_report_is_the_whole_documents_encoding(run):
+    # The CLI writes the report event by event (JsonReport); it must be the bytes
+    # json.dumps(indent=2) gives for the whole document.
+    text, document = run
+    assert json.dumps(document, indent=2) + "\n" == text
