@@ -9,7 +9,6 @@ share, the design would be wrong.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import sys
@@ -590,25 +589,6 @@ class TextReport:
                 f"{result.jobs_run.get(key, 0):>4} {requests:>18}"
             )
         self.out.write("\n".join(lines) + "\n")
-
-
-def _render(report: type[JsonReport | TextReport], result: Result) -> str:
-    out = io.StringIO()
-    writer = report(out)
-    for event in result.events:
-        writer.event(event)
-    writer.finish(result)
-    return out.getvalue()
-
-
-def render_json(result: Result) -> str:
-    """The JSON report of a finished run that kept its events."""
-    return _render(JsonReport, result)
-
-
-def render_text(result: Result) -> str:
-    """The text report of a finished run that kept its events."""
-    return _render(TextReport, result)
 
 
 def run_cli(
