@@ -202,6 +202,20 @@ def test_every_field_has_a_description_for_kubectl_explain():
     assert [] == undocumented
 
 
+def test_the_readme_crd_reference_names_every_field():
+    # The README's "The WerfBundle API" section is the reference users read; a field
+    # added to the schema must be added there too.
+    readme = (CRD_PATH.parents[2] / "README.md").read_text()
+    reference = readme[readme.index("## The WerfBundle API") : readme.index("## Lifecycle")]
+    unnamed = [
+        path
+        for path, _ in walk(SCHEMA)
+        if path.startswith(("spec.", "status."))
+        and path.rsplit(".", 1)[-1].strip("[]") not in reference
+    ]
+    assert [] == unnamed
+
+
 def test_printer_columns_short_names_and_status_subresource():
     crd = load_crd()
     (version,) = crd["spec"]["versions"]
