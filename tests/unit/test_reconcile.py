@@ -299,9 +299,34 @@ def test_steady_state_plan_is_empty_and_events_follow_changes():
     plan = world.step()
     assert plan.is_empty
     reasons = [a.reason for p in world.plans for a in p.actions if isinstance(a, EmitEvent)]
-    assert ["JobCreated", "PhaseSyncing", "JobSucceeded", "PhaseSynced"] == reasons
+    # One Event per transition: the Job's own Event tells Syncing and Synced.
+    assert ["JobCreated", "JobSucceeded"] == reasons
     writes = [a for p in world.plans for a in p.actions if isinstance(a, WriteStatus)]
     assert 2 == len(writes)
+
+
+def _reasons(plan) -> list[str]:
+    return [a.reason for a in plan.actions if isinstance(a, EmitEvent)]
+
+
+def test_a_phase_move_no_job_explains_raises_its_own_event():
+    world = _world()
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    world.finish_jobs()
+    world.step()
+    world.spec = attrs.evolve(world.spec, suspend=True)
+    assert ["PhaseSuspended"] == _reasons(world.step())
+    world.spec = attrs.evolve(world.spec, suspend=False)
+    assert ["PhaseSynced"] == _reasons(world.step())
+
+
+def test_retries_exhausted_raises_the_failed_phase_beside_the_job_failure():
+    world = _world(converge=ConvergeSpec(max_attempts=1))
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    world.finish_jobs("Failed")
+    assert ["JobFailed", "PhaseFailed"] == _reasons(world.step())
 
 
 def test_reconcile_at_annotation_polls_now_once_per_value():

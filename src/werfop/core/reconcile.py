@@ -63,6 +63,9 @@ REDEPLOY_ANNOTATION = "werf.io/redeploy-at"
 ROLLBACK_ANNOTATION = "werf.io/rollback-to-version"
 SKIP_UNINSTALL_ANNOTATION = "werf.io/skip-uninstall"
 
+# The Events a pass raises for the deploy Jobs it creates or sees finish.
+JOB_EVENTS = frozenset(("JobCreated", "JobSucceeded", "JobFailed"))
+
 DeployKey = tuple[str, str, str]  # (tag, digest, values hash)
 
 
@@ -803,7 +806,15 @@ class _Pass:
 
     def _finish_status(self, old: BundleStatus, new: BundleStatus) -> None:
         meta = self.bundle.meta
+        # One Event per transition: when this pass created or finished a Job, that
+        # Job's Event already tells the move to Syncing or Synced (a deploy used to
+        # raise JobCreated + PhaseSyncing, then JobSucceeded + PhaseSynced: duplicate
+        # notifications for whoever forwards Events). A Warning phase (Failed) is
+        # news of its own and always goes out.
+        told = any(isinstance(a, EmitEvent) and a.reason in JOB_EVENTS for a in self.actions)
         for event in events_between(old, new):
+            if told and event.type == "Normal" and event.reason.startswith("Phase"):
+                continue
             self._event(event.type, event.reason, event.message)
         if old.phase != new.phase:
             self._note("PhaseChanged", **{"from": old.phase, "to": new.phase})

@@ -99,8 +99,13 @@ def test_a_new_bundle_deploys_with_exactly_the_expected_job(
     assert digest == job["metadata"]["annotations"]["werf.io/digest"]
     assert "release deployed" in status["lastJobLogs"]
     assert ["Succeeded"] == [h["result"] for h in status["versionHistory"]]
-    reasons = {e["reason"] for e in kube_api.list("events", "default")}
-    assert {"JobCreated", "JobSucceeded", "PhaseSynced"} <= reasons
+
+    def reasons() -> set[str]:
+        return {e["reason"] for e in kube_api.list("events", "default")}
+
+    # Events are written after the status (the status is the record): wait for them.
+    wait_for(lambda: {"JobCreated", "JobSucceeded"} <= reasons(), what="the Job's Events")
+    assert set() == reasons() & {"PhaseSyncing", "PhaseSynced"}  # the Job's Events tell those
     assert "werfop_jobs_total" in operator.scrape()
 
 
