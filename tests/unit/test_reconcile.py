@@ -290,6 +290,10 @@ def test_deletion_deletes_jobs_then_removes_the_finalizer():
     assert world.gone
 
 
+def _reasons(plan) -> list[str]:
+    return [a.reason for a in plan.actions if isinstance(a, EmitEvent)]
+
+
 def test_steady_state_plan_is_empty_and_events_follow_changes():
     world = _world()
     world.tags = {"1.0.0": digest_of("1.0.0")}
@@ -298,15 +302,10 @@ def test_steady_state_plan_is_empty_and_events_follow_changes():
     world.step()
     plan = world.step()
     assert plan.is_empty
-    reasons = [a.reason for p in world.plans for a in p.actions if isinstance(a, EmitEvent)]
     # One Event per transition: the Job's own Event tells Syncing and Synced.
-    assert ["JobCreated", "JobSucceeded"] == reasons
+    assert ["JobCreated", "JobSucceeded"] == [r for p in world.plans for r in _reasons(p)]
     writes = [a for p in world.plans for a in p.actions if isinstance(a, WriteStatus)]
     assert 2 == len(writes)
-
-
-def _reasons(plan) -> list[str]:
-    return [a.reason for a in plan.actions if isinstance(a, EmitEvent)]
 
 
 def test_a_phase_move_no_job_explains_raises_its_own_event():
@@ -705,3 +704,17 @@ def test_drift_checks_older_than_the_newest_recorded_one_are_deleted():
         world.step()
     checks = [j for j in world.jobs.values() if j.kind == "plan"]
     assert [world.status.last_drift_check_time] == [j.finished_at for j in checks]
+
+
+def test_a_failed_correction_does_not_hide_the_return_to_synced():
+    # Only JobCreated and JobSucceeded tell a phase move; a failed drift correction
+    # leaves the bundle Synced on what it applied, and that move has its own Event.
+    world = _drifting(mode="Correct", retries=1)
+    world.advance(timedelta(minutes=15))
+    world.step()
+    _finish_check(world, 2)
+    assert ["DriftDetected", "JobCreated"] == _reasons(world.step())
+    assert "Syncing" == world.status.phase
+    world.finish_jobs("Failed")
+    assert ["JobFailed", "PhaseSynced"] == _reasons(world.step())
+    assert "Synced" == world.status.phase

@@ -63,8 +63,8 @@ REDEPLOY_ANNOTATION = "werf.io/redeploy-at"
 ROLLBACK_ANNOTATION = "werf.io/rollback-to-version"
 SKIP_UNINSTALL_ANNOTATION = "werf.io/skip-uninstall"
 
-# The Events a pass raises for the deploy Jobs it creates or sees finish.
-JOB_EVENTS = frozenset(("JobCreated", "JobSucceeded", "JobFailed"))
+# A deploy Job's Event -> the phase Event it makes redundant in the same pass.
+TOLD_BY_JOB = {"JobCreated": "PhaseSyncing", "JobSucceeded": "PhaseSynced"}
 
 DeployKey = tuple[str, str, str]  # (tag, digest, values hash)
 
@@ -806,16 +806,18 @@ class _Pass:
 
     def _finish_status(self, old: BundleStatus, new: BundleStatus) -> None:
         meta = self.bundle.meta
-        # One Event per transition: when this pass created or finished a Job, that
-        # Job's Event already tells the move to Syncing or Synced (a deploy used to
-        # raise JobCreated + PhaseSyncing, then JobSucceeded + PhaseSynced: duplicate
-        # notifications for whoever forwards Events). A Warning phase (Failed) is
-        # news of its own and always goes out.
-        told = any(isinstance(a, EmitEvent) and a.reason in JOB_EVENTS for a in self.actions)
+        # One Event per transition: a Job created (or succeeded) in this pass already
+        # tells the move to Syncing (or Synced); a deploy used to raise both, the same
+        # news twice for whoever forwards Events. Every other phase move, Failed
+        # included, has its own Event.
+        told = {
+            TOLD_BY_JOB[a.reason]
+            for a in self.actions
+            if isinstance(a, EmitEvent) and a.reason in TOLD_BY_JOB
+        }
         for event in events_between(old, new):
-            if told and event.type == "Normal" and event.reason.startswith("Phase"):
-                continue
-            self._event(event.type, event.reason, event.message)
+            if event.reason not in told:
+                self._event(event.type, event.reason, event.message)
         if old.phase != new.phase:
             self._note("PhaseChanged", **{"from": old.phase, "to": new.phase})
         if new != old:
