@@ -3,50 +3,18 @@ conditions) never leak shared state into what callers receive."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 import pytest
 
+from support.statuses import sample_status
+from support.world import T0
 from werfop.api.codec import decode_status, encode_status, format_time, parse_time
-from werfop.core.model import BundleStatus, Condition, HistoryEntry, Rejection, SelectionStatus
-
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
+from werfop.core.model import BundleStatus
 
 
 def status() -> BundleStatus:
-    return BundleStatus(
-        phase="Synced",
-        conditions=(
-            Condition(
-                type="Ready",
-                status="True",
-                reason="Succeeded",
-                message="applied",
-                last_transition_time=T0,
-                observed_generation=2,
-            ),
-        ),
-        observed_generation=2,
-        last_poll_time=T0 + timedelta(minutes=5),
-        poll_count=7,
-        last_etag="W/1",
-        version_history=tuple(
-            HistoryEntry(
-                tag=f"1.0.{i}",
-                digest=f"sha256:{i}",
-                values_hash="v",
-                job_name=f"job-{i}",
-                attempt=1,
-                started_at=T0 + timedelta(hours=i),
-                finished_at=T0 + timedelta(hours=i, minutes=1),
-                result="Succeeded",
-            )
-            for i in range(3)
-        ),
-        selection=SelectionStatus(
-            selected="1.0.2", considered=3, rejected=(Rejection(tag="2.0.0", reason="x"),)
-        ),
-    )
+    return sample_status(polls=5, entries=3)
 
 
 def test_a_status_survives_a_round_trip_every_time() -> None:

@@ -3,44 +3,22 @@ always the full, fresh encoding of the status it was given."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import attrs
 import pytest
 
+from support.statuses import sample_status
+from support.world import T0
 from werfop.adapters.memory import ManualClock, MemoryCluster
 from werfop.api.codec import encode_status
 from werfop.core.actions import Plan, WriteStatus
-from werfop.core.model import BundleStatus, Condition, HistoryEntry, SelectionStatus, Soak
+from werfop.core.model import Soak
 from werfop.runtime.executor import Executor
 
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-READY = Condition(
-    type="Ready",
-    status="True",
-    reason="Succeeded",
-    message="applied",
-    last_transition_time=T0,
-    observed_generation=1,
-)
-STATUS = BundleStatus(
-    phase="Synced",
-    conditions=(READY,),
-    last_poll_time=T0,
-    poll_count=1,
-    version_history=(
-        HistoryEntry(
-            tag="1.0.0",
-            digest="sha256:0",
-            values_hash="v",
-            job_name="job-0",
-            attempt=1,
-            started_at=T0,
-        ),
-    ),
-    selection=SelectionStatus(selected="1.0.0", considered=1),
-)
+STATUS = sample_status()
+READY = STATUS.conditions[0]
 
 
 @pytest.mark.parametrize(

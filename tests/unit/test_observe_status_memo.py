@@ -4,61 +4,20 @@ status survives encoding unchanged; anything else is decoded."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from typing import Any
 
 import attrs
 import pytest
 
+from support.statuses import sample_status as status
+from support.world import T0
 from werfop.adapters.memory import ManualClock
 from werfop.adapters.scripted_registry import ScriptedRegistry
 from werfop.api.codec import encode_status, round_trips
-from werfop.core.model import (
-    BundleStatus,
-    Condition,
-    HistoryEntry,
-    Rejection,
-    SelectionStatus,
-    Soak,
-)
+from werfop.core.model import BundleStatus, Rejection, Soak
 from werfop.runtime.observe import Observer
 from werfop.runtime.registry_economy import RegistryEconomy
-
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def status(polls: int = 1) -> BundleStatus:
-    return BundleStatus(
-        phase="Synced",
-        conditions=(
-            Condition(
-                type="Ready",
-                status="True",
-                reason="Succeeded",
-                message="applied",
-                last_transition_time=T0,
-                observed_generation=1,
-            ),
-        ),
-        observed_generation=1,
-        last_poll_time=T0 + timedelta(minutes=polls),
-        poll_count=polls,
-        version_history=(
-            HistoryEntry(
-                tag="1.0.0",
-                digest="sha256:0",
-                values_hash="v",
-                job_name="job-0",
-                attempt=1,
-                started_at=T0,
-                finished_at=T0 + timedelta(minutes=1),
-                result="Succeeded",
-            ),
-        ),
-        selection=SelectionStatus(
-            selected="1.0.0", considered=2, rejected=(Rejection(tag="2.0.0", reason="x"),)
-        ),
-    )
 
 
 class NoJobs:
