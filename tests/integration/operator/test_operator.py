@@ -23,6 +23,19 @@ def _synced_on(api, name, tag, namespace="default"):
     return check
 
 
+def _app_synced_on_1_0_0(api, kubeconfig, operators, registry, repo_name):
+    """Bundle ``app`` follows the repository, which holds 1.0.0; an operator runs; wait
+    until the bundle is Synced on it."""
+    registry.pusher.push_chart(repo_name, "1.0.0")
+    api.create("werfbundles", bundle("app", f"{registry.host}/{repo_name}"))
+    operators(kubeconfig).wait_ready()
+    wait_for(_synced_on(api, "app", "1.0.0"), what="Synced on 1.0.0")
+
+
+def _job_tags(api) -> list[str]:
+    return sorted(j["metadata"]["annotations"]["werf.io/tag"] for j in werf_jobs(api))
+
+
 def _push_and_poll(api, registry, repo_name, name, tag, timeout=20.0):
     """Push ``tag``, ask the bundle to poll now (a new ``werf.io/reconcile-at`` value)
     instead of waiting out its 30 s interval, and wait until it is Synced on it."""
@@ -112,34 +125,21 @@ def test_a_new_bundle_deploys_with_exactly_the_expected_job(
 def test_a_pushed_tag_deploys_after_the_next_poll(
     kube_api, kubeconfig, operators, jobs, plain_registry, repo_name
 ):
-    url = f"{plain_registry.host}/{repo_name}"
-    plain_registry.pusher.push_chart(repo_name, "1.0.0")
-    kube_api.create("werfbundles", bundle("app", url))
-    operators(kubeconfig).wait_ready()
-    wait_for(_synced_on(kube_api, "app", "1.0.0"), what="Synced on 1.0.0")
+    _app_synced_on_1_0_0(kube_api, kubeconfig, operators, plain_registry, repo_name)
     _push_and_poll(kube_api, plain_registry, repo_name, "app", "1.1.0")
-    assert ["1.0.0", "1.1.0"] == sorted(
-        j["metadata"]["annotations"]["werf.io/tag"] for j in werf_jobs(kube_api)
-    )
+    assert ["1.0.0", "1.1.0"] == _job_tags(kube_api)
 
 
 def test_jobs_that_left_the_history_are_deleted_with_their_pods_and_secrets(
     kube_api, kubeconfig, operators, jobs, plain_registry, repo_name
 ):
-    url = f"{plain_registry.host}/{repo_name}"
-    plain_registry.pusher.push_chart(repo_name, "1.0.0")
-    kube_api.create("werfbundles", bundle("app", url))
-    operators(kubeconfig).wait_ready()
-    wait_for(_synced_on(kube_api, "app", "1.0.0"), what="Synced on 1.0.0")
+    _app_synced_on_1_0_0(kube_api, kubeconfig, operators, plain_registry, repo_name)
     tags = ["1.0.0"] + [f"1.{minor}.0" for minor in range(1, 12)]
     for tag in tags[1:]:
         _push_and_poll(kube_api, plain_registry, repo_name, "app", tag, timeout=30)
 
-    def job_tags() -> list[str]:
-        return sorted(j["metadata"]["annotations"]["werf.io/tag"] for j in werf_jobs(kube_api))
-
     kept = sorted(tags[2:])  # the ten the history names
-    wait_for(lambda: job_tags() == kept, what=f"the Jobs of {kept}")
+    wait_for(lambda: _job_tags(kube_api) == kept, what=f"the Jobs of {kept}")
     history = status_of(kube_api, "app")["versionHistory"]
     assert kept == sorted(e["tag"] for e in history)
     names = {j["metadata"]["name"] for j in werf_jobs(kube_api)}
