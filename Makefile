@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 export HYPOTHESIS_PROFILE ?= $(if $(CI),ci,dev)
 
-.PHONY: all venv system-deps test test-fast lint format demo manifests clean
+.PHONY: all venv system-deps controlplane werf cluster-up cluster-down test test-fast lint format demo manifests clean
 
 all: lint test
 
@@ -23,8 +23,26 @@ venv: $(STAMP)
 system-deps:
 	@scripts/ensure-system-deps.sh
 
-test: venv system-deps
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+# The real control plane (etcd, kube-apiserver, kube-controller-manager) and werf, built
+# from their Go modules and cached per machine (~/.cache/werfop); a warm run builds nothing.
+controlplane:
+	@scripts/build-controlplane.sh >/dev/null
+
+werf:
+	@scripts/build-werf.sh >/dev/null
+
+# A local control plane in .cluster/ (kubeconfig: .cluster/kubeconfig), and its pod completer.
+cluster-up: venv controlplane werf
+	@WERFOP_WERF_DIR=$$(scripts/build-werf.sh 2>/dev/null) PYTHONPATH=tests \
+		$(PY) -m support.controlplane up --dir .cluster
+
+cluster-down:
+	@if [ -x $(PY) ]; then PYTHONPATH=tests $(PY) -m support.controlplane down --dir .cluster; \
+	else rm -rf .cluster; fi
+
+test: venv system-deps controlplane werf
+	WERFOP_WERF_DIR=$$(scripts/build-werf.sh 2>/dev/null) $(PY) -m pytest -q $(PYTEST_ARGS); \
+		rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 test-fast: venv
 	$(PY) -m pytest -q tests/unit tests/property $(PYTEST_ARGS)
@@ -41,7 +59,7 @@ format: venv
 demo: venv
 	$(VENV)/bin/werfop simulate examples/ --scenario examples/scenario.yaml
 
-clean:
+clean: cluster-down
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # --- deploy: the CRD, the operator's manifests (deploy/) and its image (Dockerfile) ------
