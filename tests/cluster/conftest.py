@@ -20,8 +20,23 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
+from deploy.manifests import ROOT
 from support import controlplane
 from support.controlplane import ControlPlane
+from support.realapi import RealApi
+from support.registry.fixtures import (
+    basic_registry_fixture,
+    plain_registry_fixture,
+    repo_name_fixture,
+    tls_registry_fixture,
+)
+
+__all__ = [
+    "basic_registry_fixture",
+    "plain_registry_fixture",
+    "repo_name_fixture",
+    "tls_registry_fixture",
+]
 
 pytestmark = pytest.mark.cluster
 
@@ -107,3 +122,59 @@ def kubectl(plane: ControlPlane):  # type: ignore[no-untyped-def]
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def admin(plane: ControlPlane) -> Iterator[RealApi]:
+    """The real API server as its admin (``system:masters``)."""
+    api = RealApi(plane.server, plane.admin_token, plane.ca_pem)
+    yield api
+    api.close()
+
+
+def token_for(core: client.CoreV1Api, namespace: str, account: str, hours: int = 2) -> str:
+    """A TokenRequest token for ``namespace/account``: requests are authorised exactly as
+    that ServiceAccount's RBAC says."""
+    made = core.create_namespaced_service_account_token(
+        account,
+        namespace,
+        client.AuthenticationV1TokenRequest(
+            spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=hours * 3600)
+        ),
+    )
+    return str(made.status.token)
+
+
+@pytest.fixture(scope="session")
+def deployed(plane) -> None:  # type: ignore[no-untyped-def]
+    """Everything in deploy/ applied once per session, as `make deploy` does (without its
+    rollout wait: no kubelet runs the operator's own pods here)."""
+    rendered = subprocess.run(
+        [str(ROOT / "deploy/scripts/kustomize.sh"), "werfop:0.1.0"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "KUBECONFIG": str(plane.kubeconfig)},
+    ).stdout
+    for _ in range(2):  # the policy's binding may need the CRD established first
+        applied = subprocess.run(
+            ["kubectl", f"--kubeconfig={plane.kubeconfig}", "apply", "-f", "-"],
+            input=rendered,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if applied.returncode == 0:
+            break
+        subprocess.run(
+            [
+                "kubectl",
+                f"--kubeconfig={plane.kubeconfig}",
+                "wait",
+                "--for=condition=Established",
+                "crd/werfbundles.werf.io",
+                "--timeout=60s",
+            ],
+            check=False,
+        )
+    assert 0 == applied.returncode, applied.stderr

@@ -11,55 +11,18 @@ tests/deploy/test_e2e_kind.py for machines with Docker and kind.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from typing import Any
 
 import pytest
 import yaml
 
-from deploy.manifests import EXAMPLES, NAMESPACE, ROOT
+from deploy.manifests import EXAMPLES, NAMESPACE
 from deploy.test_crd import CORPUS, CRD
 from deploy.test_manifests import JOBS
 
 from .conftest import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
-
-
-@pytest.fixture(scope="session")
-def deployed(plane) -> None:  # type: ignore[no-untyped-def]
-    """Everything in deploy/ applied once per session, as `make deploy` does (without its
-    rollout wait: no kubelet runs the operator's own pods here)."""
-    rendered = subprocess.run(
-        [str(ROOT / "deploy/scripts/kustomize.sh"), "werfop:0.1.0"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "KUBECONFIG": str(plane.kubeconfig)},
-    ).stdout
-    for _ in range(2):  # the policy's binding may need the CRD established first
-        applied = subprocess.run(
-            ["kubectl", f"--kubeconfig={plane.kubeconfig}", "apply", "-f", "-"],
-            input=rendered,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if applied.returncode == 0:
-            break
-        subprocess.run(
-            [
-                "kubectl",
-                f"--kubeconfig={plane.kubeconfig}",
-                "wait",
-                "--for=condition=Established",
-                "crd/werfbundles.werf.io",
-                "--timeout=60s",
-            ],
-            check=False,
-        )
-    assert 0 == applied.returncode, applied.stderr
 
 
 def ensure_namespace(kubectl, name: str, labels: dict[str, str] | None = None) -> None:  # type: ignore[no-untyped-def]
