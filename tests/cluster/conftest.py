@@ -13,16 +13,19 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-from deploy.manifests import ROOT
+from deploy.manifests import NAMESPACE, ROOT, SERVICE_ACCOUNT
 from support import controlplane
 from support.controlplane import ControlPlane
+from support.operator import Operator, status_of
 from support.realapi import RealApi
 from support.registry.fixtures import (
     basic_registry_fixture,
@@ -178,3 +181,62 @@ def deployed(plane) -> None:  # type: ignore[no-untyped-def]
             check=False,
         )
     assert 0 == applied.returncode, applied.stderr
+
+
+@pytest.fixture(scope="session")
+def operator_kubeconfig(plane, core, deployed, tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+    """A kubeconfig for deploy/'s werfop ServiceAccount (its token from TokenRequest)."""
+    token = token_for(core, NAMESPACE, SERVICE_ACCOUNT)
+    path = tmp_path_factory.mktemp("operator") / "kubeconfig"
+    path.write_text(plane.kubeconfig_for(token, NAMESPACE))
+    return path
+
+
+@pytest.fixture
+def operators(tmp_path: Path, operator_kubeconfig: Path) -> Iterator[Callable[..., Operator]]:
+    """Start ``werfop run`` processes as the operator account; all stopped at teardown."""
+    started: list[Operator] = []
+
+    def start(*args: str) -> Operator:
+        operator = Operator(
+            operator_kubeconfig,
+            tmp_path / f"operator-{len(started)}.log",
+            list(args),
+            {"POD_NAMESPACE": NAMESPACE},
+        )
+        started.append(operator)
+        return operator
+
+    yield start
+    for operator in started:
+        try:
+            operator.terminate(timeout=12)
+        except subprocess.TimeoutExpired:
+            operator.kill()
+
+
+@pytest.fixture
+def pod_rules(plane) -> Iterator[Callable[[list[dict[str, Any]]], None]]:  # type: ignore[no-untyped-def]
+    """Set the pod completer's rules for this test; restored afterwards."""
+    before = plane.pod_rules.read_text()
+
+    def set_rules(rules: list[dict[str, Any]]) -> None:
+        plane.pod_rules.write_text(yaml.safe_dump({"rules": rules}))
+
+    yield set_rules
+    plane.pod_rules.write_text(before)
+
+
+def synced_on(api: RealApi, name: str, namespace: str, tag: str) -> Callable[[], bool]:
+    def check() -> bool:
+        status = status_of(api, name, namespace)
+        return status.get("phase") == "Synced" and status.get("lastAppliedTag") == tag
+
+    return check
+
+
+def job_condition(job: dict[str, Any]) -> str | None:
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if condition["type"] in ("Complete", "Failed") and condition["status"] == "True":
+            return str(condition["type"])
+    return None

@@ -7,81 +7,16 @@ rules: tests/support/podcompleter.py).
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
-
 import httpx
 import pytest
 import yaml
 
-from deploy.manifests import NAMESPACE, SERVICE_ACCOUNT
-from support.operator import Operator, bundle, status_of, werf_jobs
+from support.operator import bundle, status_of, werf_jobs
 from support.realapi import RealApi
 
-from .conftest import token_for, wait_for
+from .conftest import job_condition, synced_on, wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
-
-
-@pytest.fixture(scope="session")
-def operator_kubeconfig(plane, core, deployed, tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
-    """A kubeconfig for deploy/'s werfop ServiceAccount (its token from TokenRequest)."""
-    token = token_for(core, NAMESPACE, SERVICE_ACCOUNT)
-    path = tmp_path_factory.mktemp("operator") / "kubeconfig"
-    path.write_text(plane.kubeconfig_for(token, NAMESPACE))
-    return path
-
-
-@pytest.fixture
-def operators(tmp_path: Path, operator_kubeconfig: Path) -> Iterator[Callable[..., Operator]]:
-    """Start ``werfop run`` processes as the operator account; all stopped at teardown."""
-    started: list[Operator] = []
-
-    def start(*args: str) -> Operator:
-        operator = Operator(
-            operator_kubeconfig,
-            tmp_path / f"operator-{len(started)}.log",
-            list(args),
-            {"POD_NAMESPACE": NAMESPACE},
-        )
-        started.append(operator)
-        return operator
-
-    yield start
-    for operator in started:
-        try:
-            operator.terminate(timeout=12)
-        except subprocess.TimeoutExpired:
-            operator.kill()
-
-
-@pytest.fixture
-def pod_rules(plane) -> Iterator[Callable[[list[dict[str, Any]]], None]]:  # type: ignore[no-untyped-def]
-    """Set the pod completer's rules for this test; restored afterwards."""
-    before = plane.pod_rules.read_text()
-
-    def set_rules(rules: list[dict[str, Any]]) -> None:
-        plane.pod_rules.write_text(yaml.safe_dump({"rules": rules}))
-
-    yield set_rules
-    plane.pod_rules.write_text(before)
-
-
-def synced_on(api: RealApi, name: str, namespace: str, tag: str) -> Callable[[], bool]:
-    def check() -> bool:
-        status = status_of(api, name, namespace)
-        return status.get("phase") == "Synced" and status.get("lastAppliedTag") == tag
-
-    return check
-
-
-def job_condition(job: dict[str, Any]) -> str | None:
-    for condition in (job.get("status") or {}).get("conditions") or []:
-        if condition["type"] in ("Complete", "Failed") and condition["status"] == "True":
-            return str(condition["type"])
-    return None
 
 
 def test_a_pushed_tag_becomes_a_job_the_real_job_controller_completes_and_the_bundle_syncs(

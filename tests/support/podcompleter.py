@@ -18,7 +18,11 @@ The rules file (YAML)::
       - match: {namespace: team-a, labels: {werf.io/job-kind: apply}}   # both optional
         exitCode: 1        # default 0
         after: 2s          # default 0s; s, ms or m
+        log: "text"        # what the pod printed (its log, served through pods/log)
         run: false         # true: run the container command (support.podrunner)
+
+Each Job pod is bound to the completer's Node (``support.kubeletlogs``), which serves its
+log through the API server's ``pods/log`` and confirms its deletion as a kubelet would.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ import yaml
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
+from support.kubeletlogs import NODE, LocalNode
+from support.podrunner import PodRunner
+
 log = logging.getLogger("podcompleter")
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)$")
 
@@ -49,6 +56,7 @@ class Rule:
     labels: dict[str, str] = attrs.field(factory=dict)
     exit_code: int = 0
     after: float = 0.0
+    log: str = ""
     run: bool = False
 
     def matches(self, namespace: str, labels: dict[str, str]) -> bool:
@@ -71,7 +79,7 @@ def load_rules(path: Path) -> list[Rule]:
     rules = []
     for index, raw in enumerate(document.get("rules") or [], start=1):
         where = f"{path}: rules[{index}]"
-        unknown = set(raw) - {"match", "exitCode", "after", "run"}
+        unknown = set(raw) - {"match", "exitCode", "after", "log", "run"}
         if unknown:
             raise ValueError(f"{where}: unknown field(s) {sorted(unknown)}")
         match = raw.get("match") or {}
@@ -87,6 +95,7 @@ def load_rules(path: Path) -> list[Rule]:
                 labels={str(k): str(v) for k, v in (match.get("labels") or {}).items()},
                 exit_code=exit_code,
                 after=parse_duration(raw.get("after", "0s")),
+                log=str(raw.get("log", "")),
                 run=bool(raw.get("run", False)),
             )
         )
@@ -139,9 +148,19 @@ def terminated_status(pod: Any, exit_code: int, started: str, message: str = "")
 class Completer:
     """Finishes Pending pods by the rules; see the module docstring."""
 
-    def __init__(self, api: client.CoreV1Api, rules_path: Path, runner: Any = None) -> None:
+    def __init__(
+        self,
+        api: client.CoreV1Api,
+        rules_path: Path,
+        *,
+        state: Path,
+        node: LocalNode | None = None,
+        runner: PodRunner | None = None,
+    ) -> None:
         self.api = api
         self.rules_path = rules_path
+        self.state = state
+        self.node = node
         self.runner = runner
         self.seen: set[str] = set()
         self.due: list[tuple[float, str, str, str]] = []  # (when, uid, namespace, name)
@@ -151,7 +170,11 @@ class Completer:
 
     def offer(self, pod: Any) -> None:
         meta = pod.metadata
-        if meta.deletion_timestamp or pod.status.phase != "Pending" or meta.uid in self.seen:
+        if meta.deletion_timestamp:
+            if self.node is not None and pod.spec.node_name == NODE:
+                threading.Thread(target=self._deleted, args=(pod,), daemon=True).start()
+            return
+        if pod.status.phase != "Pending" or meta.uid in self.seen:
             return
         if not any(o.kind == "Job" for o in meta.owner_references or []):
             return  # only a Job's pods finish; a Deployment's stay Pending, as on no node
@@ -163,6 +186,11 @@ class Completer:
             )
             return
         self.seen.add(meta.uid)
+        if self.node is not None and not self.node.bind(pod):
+            return  # deleted meanwhile
+        folder = self.state / meta.uid
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "log").write_text(rule.log)
         if rule.run:
             if self.runner is None:
                 log.error("pod %s/%s: run: true, but no runner", meta.namespace, meta.name)
@@ -177,6 +205,13 @@ class Completer:
             )
             self.codes[meta.uid] = rule.exit_code
         self.wake.set()
+
+    def _deleted(self, pod: Any) -> None:
+        """A bound pod was deleted: stop its process, then confirm, as a kubelet does."""
+        if self.runner is not None:
+            self.runner.kill(pod.metadata.uid)
+        assert self.node is not None
+        self.node.confirm_deletion(pod)
 
     def _run(self, pod: Any) -> None:
         started = now_rfc3339()
@@ -286,13 +321,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     api_client = config.new_client_from_config(config_file=args.kubeconfig)
     api = client.CoreV1Api(api_client)
-    runner = None
-    if not args.no_run:
-        from support.podrunner import PodRunner
-
-        runner = PodRunner(api, kubeconfig=args.kubeconfig, state=args.rules.parent / "pods")
-    completer = Completer(api, args.rules, runner)
+    state = args.rules.parent / "pods"
+    runner = None if args.no_run else PodRunner(api, state=state)
+    node = LocalNode(api, state)
+    node.register()
+    node.serve()
+    completer = Completer(api, args.rules, state=state, node=node, runner=runner)
     stop = threading.Event()
+    threading.Thread(target=node.heartbeat, args=(stop,), daemon=True).start()
     threading.Thread(target=completer.finisher, args=(stop,), daemon=True).start()
     ready = args.rules.parent / "pod-completer.ready"
     try:

@@ -19,9 +19,9 @@ Role, for one pod (the pod completer calls ``PodRunner.__call__`` for pods whose
   false, then the container's ``env`` (values, Secret and ConfigMap keys, fields);
 - the command, ``$(VAR)``-expanded, run in a chroot as ``runAsUser``/``runAsGroup`` with
   ``fsGroup`` as a supplementary group and ``no_new_privs`` set; the pod's deletion (the
-  Job's ``activeDeadlineSeconds``, a deleted Job) kills it.
+  Job's ``activeDeadlineSeconds``, a deleted Job) kills it (``kill``).
 Returns the exit code and the log's tail (the terminated state's message). The full log is
-kept at ``state/<pod uid>/log`` and served by ``support.kubeletlogs`` where that runs.
+kept at ``state/<pod uid>/log``, which ``support.kubeletlogs`` serves as the pod's log.
 Must not: run a pod whose image has no local binary (it fails the pod and says so), write
 outside its state folder, or leave a process behind.
 Not emulated: network isolation (the pod shares the machine's loopback), cgroups limits,
@@ -39,8 +39,6 @@ import shutil
 import signal
 import ssl
 import subprocess
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +65,13 @@ PR_SET_NO_NEW_PRIVS = 38
 class PodRunner:
     """Runs pods' commands; see the module docstring."""
 
-    def __init__(self, api: client.CoreV1Api, *, kubeconfig: str, state: Path) -> None:
+    def __init__(self, api: client.CoreV1Api, *, state: Path) -> None:
         self.api = api
         self.state = state
         self.server = api.api_client.configuration.host  # https://127.0.0.1:port
         werf_dir = os.environ.get("WERFOP_WERF_DIR")
         self.werf = Path(werf_dir) / "werf" if werf_dir else None
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}  # pod uid -> its process
 
     # -- the image -----------------------------------------------------------------------
     def image_of(self, image: str) -> tuple[dict[str, Path], dict[str, str], int, str]:
@@ -168,9 +167,15 @@ class PodRunner:
                 os.chmod(target, 0o777)  # as the kubelet makes an emptyDir
                 continue
             if volume.secret is not None:
-                files = self._secret_files(namespace, volume.secret)
+                v = volume.secret
+                files = self._secret_files(
+                    namespace, v.secret_name, v.items, v.default_mode, v.optional
+                )
             elif volume.config_map is not None:
-                files = self._config_map_files(namespace, volume.config_map)
+                v = volume.config_map
+                files = self._config_map_files(
+                    namespace, v.name, v.items, v.default_mode, v.optional
+                )
             elif volume.projected is not None:
                 files = self._projected_files(pod, volume.projected)
             else:
@@ -182,29 +187,31 @@ class PodRunner:
                 os.chown(path, 0, fs_group if fs_group is not None else 0)
                 os.chmod(path, mode)
 
-    def _secret_files(self, namespace: str, source: Any) -> dict[str, tuple[bytes, int]]:
+    def _secret_files(
+        self, namespace: str, name: str, items: Any, mode: int | None, optional: bool | None
+    ) -> dict[str, tuple[bytes, int]]:
         try:
-            secret = self.api.read_namespaced_secret(source.secret_name, namespace)
+            secret = self.api.read_namespaced_secret(name, namespace)
         except ApiException as error:
-            if error.status == 404 and source.optional:
+            if error.status == 404 and optional:
                 return {}
             raise RunError(
-                f"MountVolume.SetUp failed: secret {namespace}/{source.secret_name}: {error.reason}"
+                f"MountVolume.SetUp failed: secret {namespace}/{name}: {error.reason}"
             ) from None
         data = {k: base64.b64decode(v) for k, v in (secret.data or {}).items()}
-        return _items(data, source.items, source.default_mode, f"secret {source.secret_name}")
+        return _items(data, items, mode, f"secret {name}")
 
-    def _config_map_files(self, namespace: str, source: Any) -> dict[str, tuple[bytes, int]]:
+    def _config_map_files(
+        self, namespace: str, name: str, items: Any, mode: int | None, optional: bool | None
+    ) -> dict[str, tuple[bytes, int]]:
         try:
-            cm = self.api.read_namespaced_config_map(source.name, namespace)
+            cm = self.api.read_namespaced_config_map(name, namespace)
         except ApiException as error:
-            if error.status == 404 and source.optional:
+            if error.status == 404 and optional:
                 return {}
-            raise RunError(
-                f"MountVolume.SetUp failed: configmap {source.name}: {error.reason}"
-            ) from None
+            raise RunError(f"MountVolume.SetUp failed: configmap {name}: {error.reason}") from None
         data = {k: v.encode() for k, v in (cm.data or {}).items()}
-        return _items(data, source.items, source.default_mode, f"configmap {source.name}")
+        return _items(data, items, mode, f"configmap {name}")
 
     def _projected_files(self, pod: Any, projected: Any) -> dict[str, tuple[bytes, int]]:
         mode = projected.default_mode if projected.default_mode is not None else 0o644
@@ -214,12 +221,17 @@ class PodRunner:
                 token = self._token(pod, source.service_account_token)
                 files[source.service_account_token.path] = (token.encode(), mode)
             elif source.config_map is not None:
-                source.config_map.default_mode = mode
-                files.update(self._config_map_files(pod.metadata.namespace, source.config_map))
+                v = source.config_map
+                files.update(
+                    self._config_map_files(
+                        pod.metadata.namespace, v.name, v.items, mode, v.optional
+                    )
+                )
             elif source.secret is not None:
-                source.secret.secret_name = source.secret.name
-                source.secret.default_mode = mode
-                files.update(self._secret_files(pod.metadata.namespace, source.secret))
+                v = source.secret
+                files.update(
+                    self._secret_files(pod.metadata.namespace, v.name, v.items, mode, v.optional)
+                )
             elif source.downward_api is not None:
                 for item in source.downward_api.items or []:
                     value = _field(pod, item.field_ref.field_path)
@@ -357,44 +369,30 @@ class PodRunner:
                 preexec_fn=enter,
                 start_new_session=True,
             )
-        stopped = threading.Event()
-        threading.Thread(
-            target=self._kill_when_deleted, args=(pod, process, stopped), daemon=True
-        ).start()
+        self.processes[pod.metadata.uid] = process
         code = process.wait()
-        stopped.set()
+        self.processes.pop(pod.metadata.uid, None)
         text = log_path.read_text(errors="replace")
         log.info(
             "pod %s/%s: %s exited %d", pod.metadata.namespace, pod.metadata.name, argv[:3], code
         )
         return (128 - code if code < 0 else code), text[-4000:]
 
-    def _kill_when_deleted(
-        self, pod: Any, process: subprocess.Popen[bytes], done: threading.Event
-    ) -> None:
-        while not done.wait(1.0):
+    def kill(self, uid: str, grace: float = 2.0) -> None:
+        """Stop the process of pod ``uid`` (its pod was deleted): SIGTERM, then SIGKILL."""
+        process = self.processes.get(uid)
+        if process is None:
+            return
+        for signum in (signal.SIGTERM, signal.SIGKILL):
             try:
-                current = self.api.read_namespaced_pod(pod.metadata.name, pod.metadata.namespace)
-                gone = (
-                    current.metadata.uid != pod.metadata.uid or current.metadata.deletion_timestamp
-                )
-            except ApiException as error:
-                gone = error.status == 404
-            except Exception:  # the API server may be restarting
-                gone = False
-            if gone:
-                log.info(
-                    "pod %s/%s deleted: killing its process",
-                    pod.metadata.namespace,
-                    pod.metadata.name,
-                )
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                    time.sleep(2)
-                    os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                os.killpg(process.pid, signum)
+            except ProcessLookupError:
                 return
+            try:
+                process.wait(grace)
+                return
+            except subprocess.TimeoutExpired:
+                continue
 
 
 class RunError(Exception):
