@@ -232,7 +232,7 @@ def test_uninstall_job_names_no_inputs_secret_even_with_credentials_and_a_ca():
     bundle = Bundle(meta=bundle.meta, spec=spec, inputs=inputs, status=BundleStatus())
     job = jobspec.render_uninstall_job(bundle, spec, 1)
     pod = job["spec"]["template"]["spec"]
-    assert ["home", "tmp"] == [v["name"] for v in pod["volumes"]]
+    assert ["home", "werf-home", "tmp"] == [v["name"] for v in pod["volumes"]]
     assert "inputs" not in repr(pod)
     env = {e["name"] for e in pod["containers"][0]["env"]}
     assert not env & {"DOCKER_CONFIG", "SSL_CERT_DIR"}

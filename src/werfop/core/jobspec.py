@@ -34,6 +34,14 @@ INPUTS_DIR = "/werfop/inputs"
 DOCKER_DIR = "/werfop/docker"
 CA_DIR = "/werfop/ca"
 HOME_DIR = "/home/werf"
+# werf's home ($WERF_HOME, werf v2.75.0 pkg/werf/main.go:107-118), an emptyDir of its
+# own: a file mounted into it (the secret key) makes the container runtime create the
+# mount point's parent directories as root, which werf then could not write to.
+WERF_HOME_DIR = f"{HOME_DIR}/.werf"
+# werf reads its secret key from $WERF_SECRET_KEY, <cwd>/.werf_secret_key, then
+# $WERF_HOME/global_secret_key (common-go pkg/secrets_manager/secret_key.go:44-99; werf
+# sets that home through SetWerfHomeDir, pkg/werf/main.go:130): the last is a file.
+SECRET_KEY_NAME = "global_secret_key"
 WERF_UID = 1000
 # Added to spec.converge.timeout for the Job's activeDeadlineSeconds: the bundle pull,
 # werf's start-up and the report after the last stage. werf's --timeout bounds each
@@ -56,6 +64,7 @@ _LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 DOCKER_CONFIG_FILE = "docker-config.json"
 CA_FILE = "ca.crt"
+SECRET_KEY_FILE = "werf-secret-key"
 
 
 def short_hash(*parts: str, length: int = _HASH_LEN) -> str:
@@ -245,6 +254,8 @@ def _input_files(bundle: Bundle) -> tuple[tuple[str, Sensitive], ...]:
         files.append((DOCKER_CONFIG_FILE, inputs.docker_config))
     if inputs.ca_cert is not None:
         files.append((CA_FILE, inputs.ca_cert))
+    if inputs.secret_key is not None:
+        files.append((SECRET_KEY_FILE, inputs.secret_key))
     return tuple(files)
 
 
@@ -284,13 +295,16 @@ def _job(
         {"name": "WERF_LOG_COLOR_MODE", "value": "off"},
         {"name": "WERF_BUILDAH_MODE", "value": BUILDAH_MODE},
         {"name": "WERF_TELEMETRY", "value": TELEMETRY},
+        {"name": "WERF_HOME", "value": WERF_HOME_DIR},
     ]
     volumes: list[dict[str, Any]] = [
         {"name": "home", "emptyDir": {}},
+        {"name": "werf-home", "emptyDir": {}},
         {"name": "tmp", "emptyDir": {}},
     ]
     mounts: list[dict[str, Any]] = [
         {"name": "home", "mountPath": HOME_DIR},
+        {"name": "werf-home", "mountPath": WERF_HOME_DIR},
         {"name": "tmp", "mountPath": "/tmp"},
     ]
     if inputs is not None:
@@ -307,6 +321,18 @@ def _job(
             env.append({"name": "SSL_CERT_DIR", "value": f"{CA_DIR}:/etc/ssl/certs"})
             volumes.append(_projected("ca", inputs, CA_FILE, CA_FILE))
             mounts.append({"name": "ca", "mountPath": CA_DIR, "readOnly": True})
+        if bundle.inputs.secret_key is not None:
+            # A file, never an argument or a variable (werf's --secret-key and
+            # WERF_SECRET_KEY would show in the pod spec or the process list).
+            volumes.append(_projected("secret-key", inputs, SECRET_KEY_FILE, SECRET_KEY_NAME))
+            mounts.append(
+                {
+                    "name": "secret-key",
+                    "mountPath": f"{WERF_HOME_DIR}/{SECRET_KEY_NAME}",
+                    "subPath": SECRET_KEY_NAME,
+                    "readOnly": True,
+                }
+            )
     requests = converge.effective_requests
     container = {
         "name": "werf",
