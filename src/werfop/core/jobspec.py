@@ -9,6 +9,7 @@ Neighbours: ``reconcile`` decides *what* to deploy; this module says *how it loo
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from typing import Any
@@ -408,6 +409,41 @@ def active_deadline_seconds(spec: BundleSpec) -> int:
     Kubernetes (reason DeadlineExceeded) and counts as a failed attempt.
     """
     return int(spec.converge.timeout.total_seconds()) + DEADLINE_MARGIN_SECONDS
+
+
+def render_inputs_secret(
+    job: dict[str, Any],
+    secret_name: str,
+    files: tuple[tuple[str, Sensitive], ...],
+    job_uid: str,
+) -> dict[str, Any]:
+    """The Job's inputs Secret: its files base64-encoded, the Job's labels, and the Job
+    (whose ``uid`` the API server gave it) as its controlling owner, so the Secret goes
+    with the Job."""
+    metadata = job["metadata"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": secret_name,
+            "namespace": metadata["namespace"],
+            "labels": dict(metadata.get("labels", {})),
+            "ownerReferences": [
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "name": metadata["name"],
+                    "uid": job_uid,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "data": {
+            name: base64.b64encode(content.value.encode()).decode() for name, content in files
+        },
+    }
 
 
 def _projected(volume: str, secret_name: str, key: str, path: str) -> dict[str, Any]:

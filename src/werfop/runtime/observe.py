@@ -347,6 +347,11 @@ class Observer:
 
     # -- inputs --------------------------------------------------------------------------
 
+    def inputs(self, meta: Meta, spec: BundleSpec) -> Inputs:
+        """The bundle's inputs as a pass reads them (values, registry credentials as
+        werf's config.json, CA, secret key, problems): ``werfop render`` uses this."""
+        return self._inputs(meta, spec)[0]
+
     def _inputs(self, meta: Meta, spec: BundleSpec) -> tuple[Inputs, Credentials | None]:
         problems: list[FieldProblem] = []
         secrets: list[Sensitive] = []
