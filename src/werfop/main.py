@@ -1,8 +1,9 @@
 """The ``werfop`` command line: the one place that wires concrete adapters.
 
 Subcommands: ``simulate`` (the runtime over in-memory adapters), ``resolve`` (tag
-selection, offline or against a live registry), ``crd`` (render the CRD from the
-schema), ``run`` (the operator, wired in ``werfop.operator``).
+selection, offline or against a live registry), ``render`` (the Job and inputs Secret
+the operator would create), ``crd`` (render the CRD from the schema), ``run`` (the
+operator, wired in ``werfop.operator``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,15 @@ def _parser() -> argparse.ArgumentParser:
     res.add_argument("--ca-file", help="CA certificate to trust (live mode)")
     res.add_argument("--output", choices=("json",), default="json")
 
+    ren = sub.add_parser(
+        "render", help="print the Job and inputs Secret the operator would create (offline)"
+    )
+    ren.add_argument("paths", nargs="+", metavar="PATH", help="YAML files or folders")
+    ren.add_argument("--tag", required=True, help="the tag to deploy (for plan/uninstall: applied)")
+    ren.add_argument("--digest", help="the tag's manifest digest, as the operator resolved it")
+    ren.add_argument("--kind", choices=("apply", "plan", "uninstall"), default="apply")
+    ren.add_argument("--output", choices=("yaml", "json"), default="yaml")
+
     sub.add_parser("crd", help="print the WerfBundle CustomResourceDefinition")
 
     from werfop.operator import add_arguments
@@ -61,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from werfop.resolve import run_cli as resolve_cli
 
         return resolve_cli(args)
+    if args.command == "render":
+        from werfop.render import run_cli as render_cli
+
+        return render_cli(args.paths, args.tag, args.digest, args.kind, args.output)
     if args.command == "run":
         from werfop.operator import run
 

@@ -162,6 +162,21 @@ def check_objects(documents: list[tuple[str, int, dict[str, Any]]]) -> list[dict
     return objects
 
 
+def populate(cluster: MemoryCluster, objects: list[dict[str, Any]]) -> None:
+    """Store the checked objects, creating each namespace they live in that the files
+    do not define (as a cluster would already have it)."""
+    namespaces = sorted(
+        {o["metadata"]["namespace"] for o in objects if o["kind"] != "Namespace"}
+        - {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"}
+    )
+    for name in namespaces:
+        cluster.create(
+            "Namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        )
+    for obj in sorted(objects, key=lambda o: KINDS.index(o["kind"])):
+        cluster.create(obj["kind"], obj)
+
+
 def load_scenario(path: str | None) -> Scenario:
     if path is None:
         return Scenario()
@@ -423,16 +438,7 @@ def simulate(
             registry.schedule(repository, at, event)
     economy = RegistryEconomy(registry, clock)
     controller = Controller(cluster, economy, clock, on_timeline=record)
-    namespaces = sorted(
-        {o["metadata"]["namespace"] for o in objects if o["kind"] != "Namespace"}
-        - {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"}
-    )
-    for name in namespaces:
-        cluster.create(
-            "Namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-        )
-    for obj in sorted(objects, key=lambda o: KINDS.index(o["kind"])):
-        cluster.create(obj["kind"], obj)
+    populate(cluster, objects)
     cluster.listeners.append(controller.on_event)
     controller.resync()
 

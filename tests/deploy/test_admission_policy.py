@@ -176,6 +176,20 @@ def test_bundle_cannot_name_a_secret_its_author_may_not_read():
     ] == admit(SHOP, grants)
 
 
+def test_bundle_cannot_name_a_secret_key_its_author_may_not_read():
+    # werfop copies werf's secret key into the Job's inputs Secret in the target
+    # namespace: naming it must need the right to read it, like every other input.
+    with_key = _changed(
+        SHOP, lambda b: b["spec"]["converge"].update(secretKeySecretRef={"name": "shop-werf-key"})
+    )
+
+    assert [
+        "you may not get every Secret this WerfBundle names in namespace shop: "
+        "shop-registry, shop-werf-key, shop-secrets"
+    ] == admit(with_key, SHOP_OWNER)
+    assert [] == admit(with_key, SHOP_OWNER | {("", "secrets", "shop", "shop-werf-key", "get")})
+
+
 def test_bundle_cannot_name_a_config_map_its_author_may_not_read():
     grants = SHOP_OWNER - {("", "configmaps", "shop", "shop-values", "get")}
 

@@ -2,9 +2,10 @@
 
 Steps: use the cluster ``make local-test`` prepared, or build the operator image, load
 it into a kind cluster (pytest-kind) and deploy it with deploy/; run a registry inside
-the kind network; publish a tiny bundle (a Helm chart as an OCI artifact, the layout
-`werf bundle publish` produces for werf 2) under two tags; apply a WerfBundle; wait
-until a real `werf bundle apply` in the Job makes it Synced.
+the kind network; publish a tiny bundle (a Helm chart as an OCI artifact) under two
+tags, 0.1.0 in the shape `helm push` writes and 0.2.0 in the shape `werf bundle publish`
+writes (support.registry.oci: werf pulls both); apply a WerfBundle; wait until a real
+`werf bundle apply` in the Job makes it Synced.
 """
 
 from __future__ import annotations
@@ -83,8 +84,8 @@ def test_a_bundle_is_deployed_by_a_real_werf(kubeconfig, tmp_path):
         from support.registry.oci import OciPusher
 
         pusher = OciPusher("http://127.0.0.1:5055")
-        for tag in ("0.1.0", "0.2.0"):
-            pusher.push_chart("e2e/hello", tag)
+        pusher.push_chart("e2e/hello", "0.1.0")
+        pusher.push_werf_bundle("e2e/hello", "0.2.0")
         manifest = tmp_path / "bundle.yaml"
         manifest.write_text(
             json.dumps(

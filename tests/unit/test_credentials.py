@@ -90,10 +90,10 @@ USER_PASS = Credentials(username="robot", password=Sensitive(SECRET_VALUE))
             id="identitytoken",
         ),
         pytest.param(
-            {"r.example.com": {"registrytoken": SECRET_VALUE}},
+            {"r.example.com": {"registrytoken": "ignored", "auth": b64(f"robot:{SECRET_VALUE}")}},
             "r.example.com",
-            Credentials(registry_token=Sensitive(SECRET_VALUE)),
-            id="registrytoken",
+            USER_PASS,
+            id="registrytoken-ignored-as-werf-does",
         ),
         pytest.param(
             {
@@ -117,7 +117,7 @@ def test_docker_config_json_secrets(
     [
         pytest.param({"username": "robot", "password": SECRET_VALUE}, USER_PASS, id="basic"),
         pytest.param(
-            {"token": SECRET_VALUE}, Credentials(registry_token=Sensitive(SECRET_VALUE)), id="token"
+            {"token": SECRET_VALUE}, Credentials(identity_token=Sensitive(SECRET_VALUE)), id="token"
         ),
     ],
 )
@@ -164,8 +164,13 @@ def test_legacy_dockercfg_secret() -> None:
         ),
         pytest.param(
             docker_secret({"r.example.com": {"email": "a@b"}}),
-            "no username and password, auth, identitytoken or registrytoken",
+            "no username and password, auth or identitytoken",
             id="empty-entry",
+        ),
+        pytest.param(
+            docker_secret({"r.example.com": {"registrytoken": SECRET_VALUE}}),
+            "only a registrytoken, which werf ignores",
+            id="registrytoken-only",
         ),
         pytest.param(secret({"username": "robot"}), "no password", id="no-password"),
         pytest.param(secret({"password": SECRET_VALUE}), "no username", id="no-username"),
@@ -211,8 +216,8 @@ def decoded(config: Sensitive) -> dict[str, Any]:
         pytest.param(
             Credentials(registry_token=Sensitive("rt")),
             "r.example.com",
-            {"auths": {"r.example.com": {"registrytoken": "rt"}}},
-            id="registry-token",
+            {"auths": {}},
+            id="registry-token-is-not-written-werf-would-ignore-it",
         ),
         pytest.param(
             USER_PASS,
@@ -242,3 +247,16 @@ def test_docker_config_round_trips_through_a_secret() -> None:
     again = secret({".dockerconfigjson": config.value}, "kubernetes.io/dockerconfigjson")
 
     assert USER_PASS == credentials_from_secret(again, "r.example.com", path=PATH)
+
+
+def test_a_token_only_secret_reaches_werf_as_an_identitytoken() -> None:
+    # werf's oras fork reads only identitytoken or username/password
+    # (3p-oras@03962ecbd40a pkg/auth/docker/resolver.go:35-42); werfop polls with the
+    # same identity token (the OAuth2 refresh-token grant containerd uses).
+    found = credentials_from_secret(secret({"token": SECRET_VALUE}), "r.example.com", path=PATH)
+    assert isinstance(found, Credentials)
+
+    config = decoded(docker_config_json(found, "r.example.com"))
+
+    assert {"auths": {"r.example.com": {"identitytoken": SECRET_VALUE}}} == config
+    assert "registrytoken" not in json.dumps(config)

@@ -9,6 +9,7 @@ from werfop.core import jobspec
 from werfop.core.model import (
     Bundle,
     BundleSpec,
+    BundleStatus,
     ConvergeSpec,
     Inputs,
     Meta,
@@ -30,6 +31,20 @@ def _bundle(name="shop", namespace="apps", target=None, sa=None, insecure=False,
     )
     meta = Meta(namespace=namespace, name=name, uid="uid-1")
     return Bundle(meta=meta, spec=spec, inputs=inputs or Inputs()), spec
+
+
+def _render_kind(kind, bundle, spec):
+    """The Job of each kind the operator renders, for tests that hold for all three."""
+    if kind == "apply":
+        return _render(bundle, spec)[0]
+    if kind == "plan":
+        return jobspec.render_plan_job(
+            bundle, spec, tag="1.2.0", digest="sha256:" + "a" * 64, values_hash="h", check=1
+        )[0]
+    return jobspec.render_uninstall_job(bundle, spec, 1)
+
+
+KINDS = ["apply", "plan", "uninstall"]
 
 
 def _render(bundle, spec, attempt=1):
@@ -145,3 +160,79 @@ def test_annotations_carry_the_exact_identity():
         "werf.io/values-hash": "h",
         "werf.io/attempt": "2",
     } == annotations
+
+
+def test_plan_command_has_no_timeout_and_asks_for_exit_codes():
+    # werf v2.75.0 cmd/werf/bundle/plan/plan.go:70-114 never calls SetupTrackingFlags
+    # (the only --timeout, cmd/werf/common/common.go:1158); --exit-code is plan.go:127.
+    bundle, spec = _bundle(
+        insecure=True,
+        inputs=Inputs(values_files=(ValuesFile(name="values-00.yaml", content=Sensitive("")),)),
+    )
+    job, _, _ = jobspec.render_plan_job(
+        bundle, spec, tag="1.2.0", digest="sha256:" + "a" * 64, values_hash="h", check=3
+    )
+    assert [
+        "werf",
+        "bundle",
+        "plan",
+        "--repo",
+        "ghcr.io/acme/shop",
+        "--tag",
+        "1.2.0",
+        "--release",
+        "shop",
+        "--namespace",
+        "apps",
+        "--values",
+        "/werfop/inputs/values-00.yaml",
+        "--insecure-registry",
+        "--exit-code",
+    ] == job["spec"]["template"]["spec"]["containers"][0]["command"]
+
+
+def test_uninstall_ignores_a_release_that_is_not_there():
+    # 3p-helm-for-werf-helm@089f92cd (werf v2.75.0's go.mod:61) cmd/helm/uninstall.go:91.
+    bundle, spec = _bundle(target="prod", sa="deployer")
+    job = jobspec.render_uninstall_job(bundle, spec, 1)
+    assert [
+        "werf",
+        "helm",
+        "uninstall",
+        "shop",
+        "--namespace",
+        "prod",
+        "--ignore-not-found",
+        "--wait",
+        "--timeout",
+        "600s",
+    ] == job["spec"]["template"]["spec"]["containers"][0]["command"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_job_turns_werfs_container_backend_and_telemetry_off(kind):
+    # WERF_BUILDAH_MODE=docker is ModeDisabled (cmd/werf/common/container_backend.go:65-66):
+    # the start-up hook (container_backend.go:32-34, main.go:40) does not unshare.
+    bundle, spec = _bundle()
+    pod = _render_kind(kind, bundle, spec)["spec"]["template"]["spec"]
+    env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
+    assert ("docker", "0") == (env["WERF_BUILDAH_MODE"], env["WERF_TELEMETRY"])
+    assert pod["enableServiceLinks"] is False
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_job_runs_at_most_timeout_plus_the_margin(kind):
+    bundle, spec = _bundle()
+    assert 600 + 300 == _render_kind(kind, bundle, spec)["spec"]["activeDeadlineSeconds"]
+
+
+def test_uninstall_job_names_no_inputs_secret_even_with_credentials_and_a_ca():
+    inputs = Inputs(docker_config=Sensitive("{}"), ca_cert=Sensitive("-----BEGIN"))
+    bundle, spec = _bundle(inputs=inputs)
+    bundle = Bundle(meta=bundle.meta, spec=spec, inputs=inputs, status=BundleStatus())
+    job = jobspec.render_uninstall_job(bundle, spec, 1)
+    pod = job["spec"]["template"]["spec"]
+    assert ["home", "werf-home", "tmp"] == [v["name"] for v in pod["volumes"]]
+    assert "inputs" not in repr(pod)
+    env = {e["name"] for e in pod["containers"][0]["env"]}
+    assert not env & {"DOCKER_CONFIG", "SSL_CERT_DIR"}

@@ -528,6 +528,25 @@ def test_correct_mode_applies_again_then_gives_up_after_max_retries():
     assert "True" == world.status.condition("DriftCorrectionFailed").status
 
 
+@pytest.mark.parametrize(
+    "exit_code",
+    [
+        pytest.param(2, id="changes planned"),
+        pytest.param(3, id="release to install, behind werf's feature gate"),
+    ],
+)
+def test_plan_exit_codes_two_and_three_are_drift(exit_code):
+    world = _drifting()
+    world.advance(timedelta(minutes=15))
+    world.step()
+    _finish_check(world, exit_code)
+    world.step()
+    assert ("True", "DriftDetected") == (
+        world.status.condition("Drifted").status,
+        world.status.condition("Drifted").reason,
+    )
+
+
 def test_failed_check_is_unknown_not_drift():
     world = _drifting(mode="Correct")
     world.advance(timedelta(minutes=15))

@@ -167,22 +167,37 @@ def test_identity_token_uses_a_refresh_token_post(adapter, seen: list[httpx.Requ
     } == form
 
 
-def test_identity_token_falls_back_to_get_when_the_service_lacks_oauth2(
-    adapter, seen: list[httpx.Request]
+@pytest.mark.parametrize("status", [400, 401, 404])
+def test_identity_token_falls_back_to_get_as_werfs_registry_client_does(
+    adapter, seen: list[httpx.Request], status: int
 ) -> None:
+    # containerd v1.7.14 remotes/docker/authorizer.go:307-308 (werf's registry client):
+    # GET with Basic and an empty username, whatever username the Secret had.
     def token_service(request: httpx.Request) -> httpx.Response:
         if request.method == "POST":
-            return httpx.Response(404)
+            return httpx.Response(status)
         return httpx.Response(200, json={"token": "good"})
 
     registry = adapter(bearer_registry(token_service))
-    credentials = Credentials(identity_token=Sensitive("idt"))
+    credentials = Credentials(username="u", identity_token=Sensitive("idt"))
 
     answer = registry.list_tags(Repository(url=REPO.url, credentials=credentials))
 
     assert TagListing(tags=("1.0.0",), requests=4) == answer
-    expected = httpx.BasicAuth("<token>", "idt")._auth_header
+    expected = httpx.BasicAuth("", "idt")._auth_header
     assert ("GET", expected) == (seen[2].method, seen[2].headers["Authorization"])
+
+
+def test_identity_token_refused_with_405_fails_as_werfs_registry_client_does(
+    adapter, seen: list[httpx.Request]
+) -> None:
+    registry = adapter(bearer_registry(lambda r: httpx.Response(405)))
+    credentials = Credentials(identity_token=Sensitive("idt"))
+
+    answer = failed(registry.list_tags(Repository(url=REPO.url, credentials=credentials)))
+
+    assert 405 == answer.status_code
+    assert ["GET", "POST"] == [r.method for r in seen]
 
 
 def test_password_credentials_go_to_the_token_service_as_basic_auth(

@@ -296,6 +296,8 @@ _ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,39}")
 _LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,<]+)*)")
 _REL = re.compile(r'rel\s*=\s*"?([^";,]+)"?', re.IGNORECASE)
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# Token-service answers to the refresh-token POST after which the GET form is tried.
+IDENTITY_TOKEN_GET_FALLBACK = frozenset({400, 401, 404})
 # Docker Hub's canonical names are not the host that serves the API.
 _DOCKER_HUB = frozenset({"docker.io", "index.docker.io"})
 
@@ -712,8 +714,11 @@ class HttpxRegistry:
         query = {"scope": scope, **({"service": service} if service else {})}
         response: httpx.Response | None = None
         if credentials is not None and credentials.identity_token is not None:
-            # OAuth2 refresh-token grant (distribution spec/auth/oauth.md); servers
-            # without OAuth2 answer 404 to the POST, then the GET form below is used.
+            # OAuth2 refresh-token grant (distribution spec/auth/oauth.md), as werf's
+            # registry client does it (containerd v1.7.14 remotes/docker/authorizer.go:
+            # 291-313): after a 400, 401 or 404 (servers without OAuth2) it tries the
+            # GET form below once, and after anything else it fails, so werfop does too
+            # and never lists a repository that the Job could not pull.
             form = {
                 "grant_type": "refresh_token",
                 "refresh_token": credentials.identity_token.value,
@@ -728,7 +733,7 @@ class HttpxRegistry:
                 None,
                 content=urlencode(form).encode(),
             )
-            if response.status_code in (404, 405):
+            if response.status_code in IDENTITY_TOKEN_GET_FALLBACK:
                 response.close()
                 response = None
         if response is None:
@@ -737,10 +742,9 @@ class HttpxRegistry:
                 authorization = basic_authorization(credentials.username, credentials.password)
                 query["account"] = credentials.username
             elif credentials is not None and credentials.identity_token is not None:
-                # Docker's convention for identity tokens on GET token servers.
-                authorization = basic_authorization(
-                    credentials.username or "<token>", credentials.identity_token
-                )
+                # containerd's GET form: Basic with an empty username (werf's oras fork
+                # drops the username of an identity token, 3p-oras resolver.go:35-36).
+                authorization = basic_authorization("", credentials.identity_token)
             token_url = str(httpx.URL(realm).copy_merge_params(query))
             response = self._exchange(call, "GET", token_url, {}, authorization)
         try:

@@ -37,6 +37,7 @@ from werfop.core.model import (
     RegistrySpec,
     Rejection,
     Resources,
+    SecretKeyRef,
     SelectionStatus,
     Soak,
     TagFilter,
@@ -253,6 +254,14 @@ def spec_from_json(spec: dict[str, Any]) -> BundleSpec:
                     optional=source["optional"],
                 )
                 for source in converge.get("valuesFrom", [])
+            ),
+            secret_key=(
+                SecretKeyRef(
+                    name=converge["secretKeySecretRef"]["name"],
+                    key=converge["secretKeySecretRef"]["key"],
+                )
+                if converge.get("secretKeySecretRef")
+                else None
             ),
             timeout=_duration(converge["timeout"]),
             image=converge["image"],

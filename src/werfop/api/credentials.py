@@ -5,10 +5,22 @@ Role: ``credentials_from_secret`` reads a Secret (raw JSON) referenced by
 ``FieldProblem`` what is missing; ``docker_config_json`` writes the docker ``config.json``
 the deploy Job mounts so werf pulls with the same credentials.
 Accepted Secrets: ``kubernetes.io/dockerconfigjson`` (``auths.<host>`` with
-``username``/``password``, ``auth``, ``identitytoken`` or ``registrytoken``; hosts matched
-as docker does, with scheme and path ignored and Docker Hub's aliases equal), the legacy
+``username``/``password``, ``auth`` or ``identitytoken``; hosts matched as docker does,
+with scheme and path ignored and Docker Hub's aliases equal), the legacy
 ``kubernetes.io/dockercfg``, and any other type with ``username`` + ``password`` (Opaque,
-``kubernetes.io/basic-auth``) or ``token`` (a registry bearer token).
+``kubernetes.io/basic-auth``) or ``token`` (an identity token, see below).
+
+Only what werf itself uses is accepted, so werfop's poll never succeeds where the Job's
+pull would fail. werf pulls bundles through its oras fork, whose credential callback
+returns an ``identitytoken`` (with an empty username) or else ``username``/``password``
+and nothing else (werf/3p-oras@03962ecbd40a ``pkg/auth/docker/resolver.go:23-44``, as
+werf v2.75.0's go.mod:415 requires): docker's ``registrytoken`` is ignored and werf
+would pull anonymously. containerd (v1.7.14 ``remotes/docker/authorizer.go:262-329``)
+then exchanges an identity token at the registry's token service with the OAuth2
+``grant_type=refresh_token`` POST, so a Secret's ``token`` is written to werf as
+``identitytoken`` and used by werfop the same way (``HttpxRegistry``). A
+``registrytoken``, a bearer token to present as is, has no equivalent in werf and is a
+problem naming the key.
 Must not: do I/O, log, or put a Secret value in a message (messages name the Secret as
 ``namespace/name``, the keys and the hosts, never values).
 Neighbours: ``werfop.core.ports.Credentials`` and ``werfop.core.model.FieldProblem``; the
@@ -99,7 +111,7 @@ def credentials_from_secret(
     if username and password:
         return Credentials(username=username, password=Sensitive(password))
     if token:
-        return Credentials(registry_token=Sensitive(token))
+        return Credentials(identity_token=Sensitive(token))
     if username and not password:
         return problem("has username but no password")
     if password and not username:
@@ -117,9 +129,6 @@ def _from_docker_entry(
         value = entry.get(key)
         return value if isinstance(value, str) and value else None
 
-    registry_token = text("registrytoken")
-    if registry_token:
-        return Credentials(registry_token=Sensitive(registry_token))
     username, password = text("username"), text("password")
     decoded = _decode_auth(text("auth"))
     identity_token = text("identitytoken")
@@ -133,7 +142,12 @@ def _from_docker_entry(
         username, password = username or decoded[0] or None, decoded[1] or None
     if username and password:
         return Credentials(username=username, password=Sensitive(password))
-    return problem(f"{what} has no username and password, auth, identitytoken or registrytoken")
+    if text("registrytoken"):
+        return problem(
+            f"{what} has only a registrytoken, which werf ignores (it would pull "
+            "anonymously); give username and password, auth, or identitytoken"
+        )
+    return problem(f"{what} has no username and password, auth or identitytoken")
 
 
 def _decode_auth(auth: str | None) -> tuple[str, str] | None:
@@ -167,15 +181,15 @@ def _decoded_data(secret: dict[str, Any]) -> dict[str, str] | str:
 
 def docker_config_json(credentials: Credentials | None, host: str) -> Sensitive:
     """The docker ``config.json`` (``{"auths": {host: {...}}}``) that gives werf these
-    credentials for ``host``: ``auth`` (base64 ``user:password``), ``identitytoken`` or
-    ``registrytoken``; Docker Hub hosts are also written under docker's own key.
-    Deterministic (sorted keys), so its hash changes only when the credentials do.
+    credentials for ``host``: ``identitytoken`` or ``auth`` (base64 ``user:password``),
+    the two forms werf's registry client reads; Docker Hub hosts are also written under
+    docker's own key. A ``registry_token`` (never read from a Secret) is not written:
+    werf would ignore it. Deterministic (sorted keys), so its hash changes only when the
+    credentials do.
     """
     entry: dict[str, str] = {}
     if credentials is not None:
-        if credentials.registry_token is not None:
-            entry["registrytoken"] = credentials.registry_token.value
-        elif credentials.identity_token is not None:
+        if credentials.identity_token is not None:
             entry["identitytoken"] = credentials.identity_token.value
             if credentials.username:
                 entry["username"] = credentials.username

@@ -116,20 +116,22 @@ def _quantity(description: str, default: str | None) -> Field:
     )
 
 
+def _object_name() -> Field:
+    return _str(
+        "Name of the object in the bundle's namespace.",
+        min_length=1,
+        max_length=253,
+        pattern=DNS_SUBDOMAIN_PATTERN,
+        pattern_hint="a DNS subdomain name",
+    )
+
+
 def _ref(description: str) -> Field:
     return Field(
         type="object",
         description=description,
         required=("name",),
-        properties={
-            "name": _str(
-                "Name of the object in the bundle's namespace.",
-                min_length=1,
-                max_length=253,
-                pattern=DNS_SUBDOMAIN_PATTERN,
-                pattern_hint="a DNS subdomain name",
-            )
-        },
+        properties={"name": _object_name()},
     )
 
 
@@ -288,8 +290,29 @@ CONVERGE = Field(
             items=VALUES_SOURCE,
             max_items=32,
         ),
+        "secretKeySecretRef": Field(
+            type="object",
+            description=(
+                "Secret in the bundle's namespace holding werf's secret key (the contents "
+                "of .werf_secret_key), to decrypt the bundle's secret values. The Job "
+                "gets it only as the file $WERF_HOME/global_secret_key."
+            ),
+            required=("name",),
+            properties={
+                "name": _object_name(),
+                "key": _str(
+                    "The data key holding the secret key.",
+                    default="secret-key",
+                    min_length=1,
+                    max_length=253,
+                    pattern=r"^[-._a-zA-Z0-9]+$",
+                    pattern_hint="a Secret data key",
+                ),
+            },
+        ),
         "timeout": _duration(
-            "werf's --timeout; the Job's activeDeadlineSeconds adds a 5 minute margin.",
+            "The budget of one Job run: activeDeadlineSeconds is timeout plus 5 minutes. "
+            "Also werf's per-resource --timeout of apply and uninstall.",
             "15m",
             "1m",
             "24h",

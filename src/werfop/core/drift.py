@@ -1,7 +1,7 @@
 """Drift detection: ``werf bundle plan --exit-code`` of the applied version, on a timer.
 
 Role: record finished drift checks (condition ``Drifted``: False on exit 0, True on
-exit 2 with the plan's summary from the log, Unknown when the check itself failed),
+exit 2 or 3 with the plan's summary from the log, Unknown when the check itself failed),
 start the next check every ``interval`` after a successful deploy, and in ``Correct``
 mode apply the same version again, at most ``maxRetries`` times per version (then
 condition ``DriftCorrectionFailed`` and no more corrections until a new version or a
@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 DRIFTED = "Drifted"
 CORRECTION_FAILED = "DriftCorrectionFailed"
 SUMMARY_LINES = 5
+# werf v2.75.0 cmd/werf/main.go:70-91: 2 when changes are planned (resource changes or
+# a release that is not up to date); 3 splits off "no resource changes, but the release
+# must be installed" only when a feature gate asks for it (nelm
+# pkg/action/release_plan_install.go:462-475): both mean the release is out of date.
+DRIFT_EXIT_CODES = frozenset({2, 3})
 
 
 def pending_checks(
@@ -54,7 +59,7 @@ def record(p: _Pass, spec: BundleSpec, status: BundleStatus) -> tuple[BundleStat
                 "the cluster matches the bundle",
                 False,
             )
-        elif job.exit_code == 2:
+        elif job.exit_code in DRIFT_EXIT_CODES:
             value, reason, drifted = "True", "DriftDetected", True
             message = (
                 f"werf bundle plan found changes: {summary}"

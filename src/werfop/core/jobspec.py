@@ -9,6 +9,7 @@ Neighbours: ``reconcile`` decides *what* to deploy; this module says *how it loo
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from typing import Any
@@ -34,14 +35,37 @@ INPUTS_DIR = "/werfop/inputs"
 DOCKER_DIR = "/werfop/docker"
 CA_DIR = "/werfop/ca"
 HOME_DIR = "/home/werf"
+# werf's home ($WERF_HOME, werf v2.75.0 pkg/werf/main.go:107-118), an emptyDir of its
+# own: a file mounted into it (the secret key) makes the container runtime create the
+# mount point's parent directories as root, which werf then could not write to.
+WERF_HOME_DIR = f"{HOME_DIR}/.werf"
+# werf reads its secret key from $WERF_SECRET_KEY, <cwd>/.werf_secret_key, then
+# $WERF_HOME/global_secret_key (common-go pkg/secrets_manager/secret_key.go:44-99; werf
+# sets that home through SetWerfHomeDir, pkg/werf/main.go:130): the last is a file.
+SECRET_KEY_NAME = "global_secret_key"
 WERF_UID = 1000
+# Added to spec.converge.timeout for the Job's activeDeadlineSeconds: the bundle pull,
+# werf's start-up and the report after the last stage. werf's --timeout bounds each
+# resource's tracking only (werf v2.75.0 cmd/werf/common/cmd_data.go:317-319), so the
+# deadline, not werf, bounds the whole run (docs/job.md, "How long a Job may run").
 DEADLINE_MARGIN_SECONDS = 300
+
+# The werf image sets WERF_BUILDAH_MODE=auto (scripts/werf-in-image/dockerfile/werf/
+# alpine.Dockerfile:48); "auto" makes werf's start-up hook re-exec itself in a user
+# namespace (cmd/werf/main.go:40, cmd/werf/common/container_backend.go:32-34), which
+# the restricted pod forbids. "docker" is ModeDisabled (container_backend.go:65-66): no
+# start-up hook, and bundle apply/plan and helm uninstall never start a container
+# backend, so no Docker daemon is needed either.
+BUILDAH_MODE = "docker"
+# Telemetry is on by default (pkg/telemetry/telemetry.go:97-107); "0" turns it off.
+TELEMETRY = "0"
 MAX_NAME = 63
 _HASH_LEN = 10
 _LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 DOCKER_CONFIG_FILE = "docker-config.json"
 CA_FILE = "ca.crt"
+SECRET_KEY_FILE = "werf-secret-key"
 
 
 def short_hash(*parts: str, length: int = _HASH_LEN) -> str:
@@ -112,12 +136,36 @@ def values_file_names(spec: BundleSpec, has_inline: bool) -> tuple[str, ...]:
 def apply_command(
     bundle: Bundle, spec: BundleSpec, tag: str, values_files: tuple[str, ...]
 ) -> list[str]:
-    """The exact werf command line: no value and no credential ever appears in it."""
+    """The exact ``werf bundle apply`` command line: no value and no credential ever
+    appears in it. ``--timeout`` is werf's per-resource tracking timeout in seconds."""
+    timeout = ["--timeout", str(int(spec.converge.timeout.total_seconds()))]
+    return _bundle_command("apply", bundle, spec, tag, values_files, timeout)
+
+
+def plan_command(
+    bundle: Bundle, spec: BundleSpec, tag: str, values_files: tuple[str, ...]
+) -> list[str]:
+    """``werf bundle plan --exit-code`` with apply's inputs. No ``--timeout``: plan never
+    sets up the tracking flags (werf v2.75.0 cmd/werf/bundle/plan/plan.go:70-114), so
+    cobra would refuse it as an unknown flag. Exit codes (plan.go:127, main.go:70-91):
+    0 no change, 2 changes, 1 error; 3 (a release to install without resource changes)
+    only behind a feature gate, read as drift too (``core.drift``)."""
+    return [*_bundle_command("plan", bundle, spec, tag, values_files, []), "--exit-code"]
+
+
+def _bundle_command(
+    verb: str,
+    bundle: Bundle,
+    spec: BundleSpec,
+    tag: str,
+    values_files: tuple[str, ...],
+    extra: list[str],
+) -> list[str]:
     meta = bundle.meta
     command = [
         "werf",
         "bundle",
-        "apply",
+        verb,
         "--repo",
         spec.registry.url,
         "--tag",
@@ -126,14 +174,33 @@ def apply_command(
         release_name(meta, spec),
         "--namespace",
         target_namespace(meta, spec),
-        "--timeout",
-        str(int(spec.converge.timeout.total_seconds())),
+        *extra,
     ]
     for name in values_files:
         command += ["--values", f"{INPUTS_DIR}/{name}"]
     if spec.registry.insecure:
         command.append("--insecure-registry")
     return command
+
+
+def uninstall_command(bundle: Bundle, spec: BundleSpec) -> list[str]:
+    """``werf helm uninstall``; ``--ignore-not-found`` makes a release that never deployed
+    or is already gone a success (3p-helm-for-werf-helm@089f92cd, the fork werf v2.75.0
+    requires: cmd/helm/uninstall.go:91). ``--timeout`` is a Go duration there
+    (uninstall.go:95), per Kubernetes operation."""
+    meta = bundle.meta
+    return [
+        "werf",
+        "helm",
+        "uninstall",
+        release_name(meta, spec),
+        "--namespace",
+        target_namespace(meta, spec),
+        "--ignore-not-found",
+        "--wait",
+        "--timeout",
+        f"{int(spec.converge.timeout.total_seconds())}s",
+    ]
 
 
 def render_apply_job(
@@ -149,39 +216,36 @@ def render_apply_job(
     meta = bundle.meta
     name = job_name(meta, "apply", tag, digest, values_hash, attempt)
     secret_name = f"{name}-inputs"
-    files = _input_files(bundle)
     command = apply_command(bundle, spec, tag, tuple(f.name for f in bundle.inputs.values_files))
-    annotations = {
-        ANNOTATION_BUNDLE: meta.key,
-        ANNOTATION_TAG: tag,
-        ANNOTATION_DIGEST: digest,
-        ANNOTATION_VALUES_HASH: values_hash,
-        ANNOTATION_ATTEMPT: str(attempt),
-    }
-    job = _job(bundle, spec, name, "apply", secret_name, command, annotations)
-    return job, secret_name, files
+    annotations = _annotations(meta, tag, digest, values_hash, attempt)
+    job = _job(bundle, spec, name, "apply", command, annotations, inputs=secret_name)
+    return job, secret_name, _input_files(bundle)
 
 
 def render_plan_job(
     bundle: Bundle, spec: BundleSpec, *, tag: str, digest: str, values_hash: str, check: int
 ) -> tuple[dict[str, Any], str, tuple[tuple[str, Sensitive], ...]]:
     """A drift check: ``werf bundle plan --exit-code`` of the applied version with the
-    same inputs as an apply (exit 0: no drift, 2: drift, anything else: check failed)."""
+    same inputs as an apply (exit 0: no drift, 2 or 3: drift, anything else: failed)."""
     meta = bundle.meta
     name = job_name(meta, "plan", tag, digest, values_hash, check)
     secret_name = f"{name}-inputs"
-    files = _input_files(bundle)
-    command = apply_command(bundle, spec, tag, tuple(f.name for f in bundle.inputs.values_files))
-    command[2] = "plan"
-    command.append("--exit-code")
-    annotations = {
+    command = plan_command(bundle, spec, tag, tuple(f.name for f in bundle.inputs.values_files))
+    annotations = _annotations(meta, tag, digest, values_hash, check)
+    job = _job(bundle, spec, name, "plan", command, annotations, inputs=secret_name)
+    return job, secret_name, _input_files(bundle)
+
+
+def _annotations(
+    meta: Meta, tag: str, digest: str, values_hash: str, attempt: int
+) -> dict[str, str]:
+    return {
         ANNOTATION_BUNDLE: meta.key,
         ANNOTATION_TAG: tag,
         ANNOTATION_DIGEST: digest,
         ANNOTATION_VALUES_HASH: values_hash,
-        ANNOTATION_ATTEMPT: str(check),
+        ANNOTATION_ATTEMPT: str(attempt),
     }
-    return _job(bundle, spec, name, "plan", secret_name, command, annotations), secret_name, files
 
 
 def _input_files(bundle: Bundle) -> tuple[tuple[str, Sensitive], ...]:
@@ -191,42 +255,23 @@ def _input_files(bundle: Bundle) -> tuple[tuple[str, Sensitive], ...]:
         files.append((DOCKER_CONFIG_FILE, inputs.docker_config))
     if inputs.ca_cert is not None:
         files.append((CA_FILE, inputs.ca_cert))
+    if inputs.secret_key is not None:
+        files.append((SECRET_KEY_FILE, inputs.secret_key))
     return tuple(files)
 
 
 def render_uninstall_job(bundle: Bundle, spec: BundleSpec, attempt: int) -> dict[str, Any]:
     """The Job that uninstalls the release when a bundle with ``deletionPolicy:
     Uninstall`` is deleted. No owner reference: a foreground deletion of the bundle
-    must not garbage-collect the Job that is cleaning up after it."""
+    must not garbage-collect the Job that is cleaning up after it. No inputs Secret and
+    no volume that would name one: ``werf helm uninstall`` pulls nothing."""
     meta = bundle.meta
     release = release_name(meta, spec)
     target = target_namespace(meta, spec)
     name = job_name(meta, "uninstall", release, target, "", attempt)
-    timeout = int(spec.converge.timeout.total_seconds())
-    command = [
-        "werf",
-        "helm",
-        "uninstall",
-        release,
-        "--namespace",
-        target,
-        "--wait",
-        "--timeout",
-        f"{timeout}s",
-    ]
-    annotations = {
-        ANNOTATION_BUNDLE: meta.key,
-        ANNOTATION_TAG: bundle.status.last_applied_tag or "-",
-        ANNOTATION_DIGEST: "",
-        ANNOTATION_VALUES_HASH: "",
-        ANNOTATION_ATTEMPT: str(attempt),
-    }
-    job = _job(bundle, spec, name, "uninstall", f"{name}-inputs", command, annotations)
+    annotations = _annotations(meta, bundle.status.last_applied_tag or "-", "", "", attempt)
+    job = _job(bundle, spec, name, "uninstall", uninstall_command(bundle, spec), annotations)
     job["metadata"].pop("ownerReferences", None)
-    pod = job["spec"]["template"]["spec"]
-    pod["volumes"] = [v for v in pod["volumes"] if v["name"] != "inputs"]
-    for container in pod["containers"]:
-        container["volumeMounts"] = [m for m in container["volumeMounts"] if m["name"] != "inputs"]
     return job
 
 
@@ -235,10 +280,12 @@ def _job(
     spec: BundleSpec,
     name: str,
     kind: str,
-    secret_name: str,
     command: list[str],
     annotations: dict[str, str],
+    *,
+    inputs: str | None = None,
 ) -> dict[str, Any]:
+    """The Job; ``inputs`` names the inputs Secret its volumes read (None: no inputs)."""
     meta = bundle.meta
     namespace = target_namespace(meta, spec)
     labels = {**bundle_labels(meta), LABEL_JOB_KIND: kind}
@@ -247,26 +294,46 @@ def _job(
         {"name": "HOME", "value": HOME_DIR},
         {"name": "TMPDIR", "value": "/tmp"},
         {"name": "WERF_LOG_COLOR_MODE", "value": "off"},
+        {"name": "WERF_BUILDAH_MODE", "value": BUILDAH_MODE},
+        {"name": "WERF_TELEMETRY", "value": TELEMETRY},
+        {"name": "WERF_HOME", "value": WERF_HOME_DIR},
     ]
     volumes: list[dict[str, Any]] = [
-        {"name": "inputs", "secret": {"secretName": secret_name, "defaultMode": 0o440}},
         {"name": "home", "emptyDir": {}},
+        {"name": "werf-home", "emptyDir": {}},
         {"name": "tmp", "emptyDir": {}},
     ]
     mounts: list[dict[str, Any]] = [
-        {"name": "inputs", "mountPath": INPUTS_DIR, "readOnly": True},
         {"name": "home", "mountPath": HOME_DIR},
+        {"name": "werf-home", "mountPath": WERF_HOME_DIR},
         {"name": "tmp", "mountPath": "/tmp"},
     ]
-    if bundle.inputs.docker_config is not None:
-        env.append({"name": "DOCKER_CONFIG", "value": DOCKER_DIR})
-        volumes.append(_projected("docker", secret_name, DOCKER_CONFIG_FILE, "config.json"))
-        mounts.append({"name": "docker", "mountPath": DOCKER_DIR, "readOnly": True})
-    if bundle.inputs.ca_cert is not None:
-        # Go (werf) adds the certificates in SSL_CERT_DIR to the system trust store.
-        env.append({"name": "SSL_CERT_DIR", "value": f"{CA_DIR}:/etc/ssl/certs"})
-        volumes.append(_projected("ca", secret_name, CA_FILE, CA_FILE))
-        mounts.append({"name": "ca", "mountPath": CA_DIR, "readOnly": True})
+    if inputs is not None:
+        volumes.insert(
+            0, {"name": "inputs", "secret": {"secretName": inputs, "defaultMode": 0o440}}
+        )
+        mounts.insert(0, {"name": "inputs", "mountPath": INPUTS_DIR, "readOnly": True})
+        if bundle.inputs.docker_config is not None:
+            env.append({"name": "DOCKER_CONFIG", "value": DOCKER_DIR})
+            volumes.append(_projected("docker", inputs, DOCKER_CONFIG_FILE, "config.json"))
+            mounts.append({"name": "docker", "mountPath": DOCKER_DIR, "readOnly": True})
+        if bundle.inputs.ca_cert is not None:
+            # Go (werf) adds the certificates in SSL_CERT_DIR to the system trust store.
+            env.append({"name": "SSL_CERT_DIR", "value": f"{CA_DIR}:/etc/ssl/certs"})
+            volumes.append(_projected("ca", inputs, CA_FILE, CA_FILE))
+            mounts.append({"name": "ca", "mountPath": CA_DIR, "readOnly": True})
+        if bundle.inputs.secret_key is not None:
+            # A file, never an argument or a variable (werf's --secret-key and
+            # WERF_SECRET_KEY would show in the pod spec or the process list).
+            volumes.append(_projected("secret-key", inputs, SECRET_KEY_FILE, SECRET_KEY_NAME))
+            mounts.append(
+                {
+                    "name": "secret-key",
+                    "mountPath": f"{WERF_HOME_DIR}/{SECRET_KEY_NAME}",
+                    "subPath": SECRET_KEY_NAME,
+                    "readOnly": True,
+                }
+            )
     requests = converge.effective_requests
     container = {
         "name": "werf",
@@ -291,6 +358,10 @@ def _job(
     }
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
+        # werf reads WERF_SET_*, WERF_VALUES_* and WERF_SECRET_VALUES_* variables as
+        # input; a Service named e.g. werf-values in the target namespace would inject
+        # WERF_VALUES_SERVICE_HOST and friends through the service links.
+        "enableServiceLinks": False,
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": WERF_UID,
@@ -312,19 +383,65 @@ def _job(
     if namespace == meta.namespace:
         # A cross-namespace owner reference would get the Job garbage-collected at once.
         metadata["ownerReferences"] = [owner_reference(meta)]
-    timeout = int(converge.timeout.total_seconds())
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": metadata,
         "spec": {
             "backoffLimit": 0,
-            "activeDeadlineSeconds": timeout + DEADLINE_MARGIN_SECONDS,
+            "activeDeadlineSeconds": active_deadline_seconds(spec),
             "ttlSecondsAfterFinished": converge.log_retention_days * 86400,
             "template": {
                 "metadata": {"labels": labels, "annotations": dict(annotations)},
                 "spec": pod_spec,
             },
+        },
+    }
+
+
+def active_deadline_seconds(spec: BundleSpec) -> int:
+    """The whole run's bound: ``spec.converge.timeout`` plus ``DEADLINE_MARGIN_SECONDS``.
+
+    werf's own ``--timeout`` (the same value) bounds each resource's creation, readiness
+    and deletion tracking, not the run: a release with hooks and several deploy stages
+    can track for longer than one timeout. The deadline makes ``timeout`` the budget
+    of a whole deploy, drift check or uninstall; a run that needs more is stopped by
+    Kubernetes (reason DeadlineExceeded) and counts as a failed attempt.
+    """
+    return int(spec.converge.timeout.total_seconds()) + DEADLINE_MARGIN_SECONDS
+
+
+def render_inputs_secret(
+    job: dict[str, Any],
+    secret_name: str,
+    files: tuple[tuple[str, Sensitive], ...],
+    job_uid: str,
+) -> dict[str, Any]:
+    """The Job's inputs Secret: its files base64-encoded, the Job's labels, and the Job
+    (whose ``uid`` the API server gave it) as its controlling owner, so the Secret goes
+    with the Job."""
+    metadata = job["metadata"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": secret_name,
+            "namespace": metadata["namespace"],
+            "labels": dict(metadata.get("labels", {})),
+            "ownerReferences": [
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "name": metadata["name"],
+                    "uid": job_uid,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "data": {
+            name: base64.b64encode(content.value.encode()).decode() for name, content in files
         },
     }
 

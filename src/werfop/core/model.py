@@ -89,6 +89,15 @@ class ValuesSource:
 
 
 @attrs.frozen(kw_only=True)
+class SecretKeyRef:
+    """``spec.converge.secretKeySecretRef``: werf's secret key in a Secret of the bundle's
+    namespace."""
+
+    name: str
+    key: str = "secret-key"
+
+
+@attrs.frozen(kw_only=True)
 class DriftSpec:
     enabled: bool = False
     interval: timedelta = timedelta(minutes=15)
@@ -105,6 +114,7 @@ class ConvergeSpec:
     requests: Resources | None = None
     values_json: str = "{}"
     values_from: tuple[ValuesSource, ...] = ()
+    secret_key: SecretKeyRef | None = None
     timeout: timedelta = timedelta(minutes=15)
     image: str = "registry.werf.io/werf/werf:2-stable"
     log_retention_days: int = 7
@@ -285,6 +295,7 @@ class Inputs:
     values_hash: str = ""
     docker_config: Sensitive | None = None
     ca_cert: Sensitive | None = None
+    secret_key: Sensitive | None = None
     problems: tuple[FieldProblem, ...] = ()
     secret_values: tuple[Sensitive, ...] = ()
 

@@ -12,7 +12,6 @@ Must not: decide anything, or log a Secret's content (actions carry ``Sensitive`
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from typing import Any, assert_never
 
@@ -125,32 +124,11 @@ class Executor:
             if found is None:
                 raise
             job = found
-        secret = {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "type": "Opaque",
-            "metadata": {
-                "name": action.secret_name,
-                "namespace": metadata["namespace"],
-                "labels": dict(metadata.get("labels", {})),
-                "ownerReferences": [
-                    {
-                        "apiVersion": "batch/v1",
-                        "kind": "Job",
-                        "name": metadata["name"],
-                        "uid": job["metadata"]["uid"],
-                        "controller": True,
-                        "blockOwnerDeletion": True,
-                    }
-                ],
-            },
-            "data": {
-                name: base64.b64encode(content.value.encode()).decode()
-                for name, content in action.secret_files
-            },
-        }
         if action.secret_name is None:
             return
+        secret = jobspec.render_inputs_secret(
+            action.job, action.secret_name, action.secret_files, job["metadata"]["uid"]
+        )
         try:
             self.cluster.create_secret(secret)
         except AlreadyExistsError:

@@ -347,6 +347,11 @@ class Observer:
 
     # -- inputs --------------------------------------------------------------------------
 
+    def inputs(self, meta: Meta, spec: BundleSpec) -> Inputs:
+        """The bundle's inputs as a pass reads them (values, registry credentials as
+        werf's config.json, CA, secret key, problems): ``werfop render`` uses this."""
+        return self._inputs(meta, spec)[0]
+
     def _inputs(self, meta: Meta, spec: BundleSpec) -> tuple[Inputs, Credentials | None]:
         problems: list[FieldProblem] = []
         secrets: list[Sensitive] = []
@@ -362,12 +367,14 @@ class Observer:
         digest = memo.digest
         credentials, docker_config = self._credentials(meta, spec, problems, secrets)
         ca = self._ca(meta, spec, problems)
+        secret_key = self._secret_key(meta, spec, problems, secrets)
         self._service_account(meta, spec, problems)
         inputs = Inputs(
             values_files=tuple(files),
             values_hash=digest,
             docker_config=docker_config,
             ca_cert=ca,
+            secret_key=secret_key,
             problems=tuple(problems),
             secret_values=tuple(secrets),
         )
@@ -492,6 +499,38 @@ class Observer:
             )
             return None
         return Sensitive(text)
+
+    def _secret_key(
+        self,
+        meta: Meta,
+        spec: BundleSpec,
+        problems: list[FieldProblem],
+        secrets: list[Sensitive],
+    ) -> Sensitive | None:
+        """werf's secret key from ``spec.converge.secretKeySecretRef``: read like the
+        other input Secrets (a referrer, so a labelled Secret's change wakes the
+        bundle), kept for log redaction, never quoted in a problem."""
+        ref = spec.converge.secret_key
+        if ref is None:
+            return None
+        path = "spec.converge.secretKeySecretRef.name"
+        self._refer(meta.key, meta.namespace, "Secret", ref.name)
+        secret = self.cluster.get_secret(meta.namespace, ref.name)
+        data = _secret_data(secret)
+        text = data.get(ref.key)
+        if secret is None or text is None or not text.strip():
+            if secret is None:
+                what = "not found"
+            elif ref.key not in data:
+                what = f"has no key {ref.key!r}"
+            else:
+                what = f"key {ref.key!r} is " + ("not UTF-8" if text is None else "empty")
+            where = f"Secret {meta.namespace}/{ref.name}"
+            problems.append(FieldProblem(path=path, message=f"{where} {what}"))
+            return None
+        key = Sensitive(text.strip())
+        secrets.append(key)
+        return key
 
     def _service_account(self, meta: Meta, spec: BundleSpec, problems: list[FieldProblem]) -> None:
         target = jobspec.target_namespace(meta, spec)

@@ -323,3 +323,39 @@ def test_repositories_with_the_same_ca_share_one_connection_pool(
     httpx_registry.list_tags(plain_registry.repository("a/three"))
 
     assert 2 == len(httpx_registry._clients)  # (https, test CA) and (http, system)
+
+
+# --- bundle shapes ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("push", "layer"),
+    [
+        pytest.param(
+            "push_chart", "application/vnd.cncf.helm.chart.content.v1.tar+gzip", id="helm"
+        ),
+        pytest.param("push_werf_bundle", "application/tar+gzip", id="werf-bundle-publish"),
+    ],
+)
+@pytest.mark.parametrize("mode", ["plain", "token"])
+def test_both_bundle_shapes_werf_pulls_are_listed_and_resolved(
+    request: pytest.FixtureRequest,
+    httpx_registry: HttpxRegistry,
+    repo_name: str,
+    mode: str,
+    push: str,
+    layer: str,
+) -> None:
+    running: RunningRegistry = request.getfixturevalue(f"{mode}_registry")
+    pushed = getattr(running.pusher, push)(repo_name, "1.0.0")
+    credentials = running.credentials("reader") if mode == "token" else None
+    repository = running.repository(repo_name, credentials=credentials)
+
+    listing = httpx_registry.list_tags(repository)
+    digest = httpx_registry.resolve_digest(repository, "1.0.0")
+
+    assert isinstance(listing, TagListing) and ("1.0.0",) == listing.tags
+    assert isinstance(digest, DigestAnswer) and pushed == digest.digest
+    stored = running.pusher.get_manifest(repo_name, pushed)
+    assert [layer] == [entry["mediaType"] for entry in stored["layers"]]
+    assert "application/vnd.cncf.helm.config.v1+json" == stored["config"]["mediaType"]

@@ -3,6 +3,13 @@
 Role: build a tiny Helm chart ``.tgz`` (deterministic bytes for a given name, tag and
 revision), upload it and a Helm config blob, and put an OCI image manifest under a tag;
 delete manifests by digest (the distribution registry then drops the tags pointing at it).
+Two shapes, both of which werf's bundle pull accepts (werf v2.75.0
+pkg/deploy/bundles/registry/cache.go:116-133: an OCI image manifest with exactly one
+non-empty layer of either chart media type): ``push_chart`` as ``helm push`` writes it
+(layer ``application/vnd.cncf.helm.chart.content.v1.tar+gzip``, an annotation), and
+``push_werf_bundle`` as ``werf bundle publish`` writes it (cache.go:275-330: a Helm config
+of the chart's metadata, one ``application/tar+gzip`` layer, a manifest without
+``mediaType`` or annotations).
 Must not: depend on werfop code (it is the independent side of every check).
 Neighbours: ``process`` (gives it the base URL, TLS trust and push credentials).
 """
@@ -20,6 +27,8 @@ from collections.abc import Callable
 import httpx
 
 CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+# What werf bundle publish writes (pkg/deploy/bundles/registry/constants.go:80).
+WERF_CHART_LAYER = "application/tar+gzip"
 CHART_CONFIG = "application/vnd.cncf.helm.config.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
@@ -109,6 +118,33 @@ class OciPusher:
         }
         return self.push_manifest(repository, tag, json.dumps(manifest, sort_keys=True).encode())
 
+    def push_werf_bundle(self, repository: str, tag: str, *, revision: int = 0) -> str:
+        """Push a bundle shaped exactly as ``werf bundle publish`` pushes it; returns the
+        manifest digest."""
+        chart_name = repository.rsplit("/", 1)[-1]
+        layer = chart_tgz(chart_name, tag, revision)
+        # json.Marshal(chart.Metadata): Go's field order, empty fields omitted.
+        config = json.dumps(
+            {"name": chart_name, "version": tag, "apiVersion": "v2"}, separators=(",", ":")
+        ).encode()
+        manifest = {
+            "schemaVersion": 2,
+            "config": {
+                "mediaType": CHART_CONFIG,
+                "digest": self.push_blob(repository, config),
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": WERF_CHART_LAYER,
+                    "digest": self.push_blob(repository, layer),
+                    "size": len(layer),
+                }
+            ],
+        }
+        body = json.dumps(manifest, separators=(",", ":")).encode()
+        return self.push_manifest(repository, tag, body)
+
     def push_manifest(self, repository: str, tag: str, manifest: bytes) -> str:
         response = self._client.put(
             f"{self.base_url}/v2/{repository}/manifests/{tag}",
@@ -119,6 +155,15 @@ class OciPusher:
         digest = response.headers["Docker-Content-Digest"]
         assert digest_of(manifest) == digest
         return digest
+
+    def get_manifest(self, repository: str, reference: str) -> dict:
+        """The stored manifest, as a client asking for an OCI manifest gets it."""
+        response = self._client.get(
+            f"{self.base_url}/v2/{repository}/manifests/{reference}",
+            headers={**self._auth(repository), "Accept": OCI_MANIFEST},
+        )
+        assert 200 == response.status_code, response.text
+        return json.loads(response.content)
 
     def delete_manifest(self, repository: str, digest: str) -> None:
         response = self._client.delete(

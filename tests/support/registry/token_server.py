@@ -3,8 +3,8 @@
 Role: issue RS256 JWTs the real registry (2.8) accepts: the header's ``kid`` is the
 libtrust key id of the signing key, whose self-signed certificate the registry trusts
 through ``rootcertbundle``. Speaks the token spec's GET (Basic auth or anonymous) and the
-OAuth2 ``grant_type=refresh_token`` POST (identity tokens). Records every request so tests
-can count token fetches.
+OAuth2 POST with ``grant_type=refresh_token`` (identity tokens) or ``password``. Records
+every request so tests can count token fetches.
 Must not: listen anywhere but 127.0.0.1. Neighbours: ``process`` (starts the registry
 that trusts it), ``fixtures``.
 
@@ -185,13 +185,26 @@ class TokenServer:
             subject = self.identity_tokens.get(token)
             if subject is None:
                 return 401, {"error": "invalid_grant"}
+        elif grant_type == "password":
+            # werf's registry client (containerd) tries this POST first for a username
+            # and password (remotes/docker/auth/fetch.go:105-112).
+            username = (form.get("username") or [""])[0]
+            password = (form.get("password") or [""])[0]
+            known = self.users.get(username)
+            if known is None or not secrets.compare_digest(known, password):
+                return 401, {"error": "invalid_grant"}
+            subject = username
         elif authorization:
             scheme, _, value = authorization.partition(" ")
             if scheme.lower() != "basic":
                 return 401, {"error": "unsupported authorization"}
             username, _, password = base64.b64decode(value).decode().partition(":")
             known = self.users.get(username)
-            by_identity = self.identity_tokens.get(password) if username == "<token>" else None
+            # werf's registry client (containerd) sends an identity token as Basic with an
+            # empty username; "<token>" is the older docker convention.
+            by_identity = (
+                self.identity_tokens.get(password) if username in ("", "<token>") else None
+            )
             if by_identity is not None:
                 subject = by_identity
             elif known is None or not secrets.compare_digest(known, password):
