@@ -65,6 +65,18 @@ def grant_deployer(admin: RealApi, namespace: str) -> None:
     ).raise_for_status()
 
 
+def add_secret_key(admin: RealApi, namespace: str, project: WerfProject) -> None:
+    admin.create(
+        "secrets",
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "shop-secret-key", "namespace": namespace},
+            "stringData": {"secret-key": project.secret_key},
+        },
+    )
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> WerfProject:
     return make_project(tmp_path / "project", PASSWORD)
@@ -96,6 +108,7 @@ def test_werf_deploys_a_published_bundle_with_values_from_and_its_secret_value(
             "data": {"values.yaml": "colour: blue\n"},
         },
     )
+    add_secret_key(admin, namespace, project)
     admin.create(
         "werfbundles",
         bundle(
@@ -105,6 +118,7 @@ def test_werf_deploys_a_published_bundle_with_values_from_and_its_secret_value(
             converge={
                 "serviceAccountName": DEPLOYER,
                 "valuesFrom": [{"configMapRef": {"name": "shop-values"}}],
+                "secretKeySecretRef": {"name": "shop-secret-key"},
             },
         ),
     )

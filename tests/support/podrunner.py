@@ -154,38 +154,47 @@ class PodRunner:
                 os.chmod(path, 0o755)
 
     def _volumes(self, pod: Any, container: Any, root: Path, fs_group: int | None) -> None:
+        """Each mount in order (so nested mounts land inside their parents), with
+        ``subPath`` picking one file or folder of the volume."""
         by_name = {v.name: v for v in pod.spec.volumes or []}
-        namespace = pod.metadata.namespace
         for mount in container.volume_mounts or []:
             volume = by_name.get(mount.name)
             if volume is None:
                 raise RunError(f"volume {mount.name} is mounted but not defined")
             target = root / mount.mount_path.lstrip("/")
-            target.mkdir(parents=True, exist_ok=True)
-            files: dict[str, tuple[bytes, int]] = {}
             if volume.empty_dir is not None:
+                target.mkdir(parents=True, exist_ok=True)
                 os.chmod(target, 0o777)  # as the kubelet makes an emptyDir
                 continue
-            if volume.secret is not None:
-                v = volume.secret
-                files = self._secret_files(
-                    namespace, v.secret_name, v.items, v.default_mode, v.optional
-                )
-            elif volume.config_map is not None:
-                v = volume.config_map
-                files = self._config_map_files(
-                    namespace, v.name, v.items, v.default_mode, v.optional
-                )
-            elif volume.projected is not None:
-                files = self._projected_files(pod, volume.projected)
+            files = self._volume_files(pod, volume)
+            sub = (mount.sub_path or "").strip("/")
+            if sub and sub in files:  # one file mounted as the file at mountPath
+                placed = {target: files[sub]}
             else:
-                raise RunError(f"volume {mount.name}: this volume type is not emulated")
-            for relative, (data, mode) in files.items():
-                path = target / relative
+                prefix = f"{sub}/" if sub else ""
+                placed = {
+                    target / name.removeprefix(prefix): content
+                    for name, content in files.items()
+                    if name.startswith(prefix)
+                }
+                target.mkdir(parents=True, exist_ok=True)
+            for path, (data, mode) in placed.items():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
                 os.chown(path, 0, fs_group if fs_group is not None else 0)
                 os.chmod(path, mode)
+
+    def _volume_files(self, pod: Any, volume: Any) -> dict[str, tuple[bytes, int]]:
+        namespace = pod.metadata.namespace
+        if volume.secret is not None:
+            v = volume.secret
+            return self._secret_files(namespace, v.secret_name, v.items, v.default_mode, v.optional)
+        if volume.config_map is not None:
+            v = volume.config_map
+            return self._config_map_files(namespace, v.name, v.items, v.default_mode, v.optional)
+        if volume.projected is not None:
+            return self._projected_files(pod, volume.projected)
+        raise RunError(f"volume {volume.name}: this volume type is not emulated")
 
     def _secret_files(
         self, namespace: str, name: str, items: Any, mode: int | None, optional: bool | None
