@@ -23,7 +23,7 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
 from deploy.manifests import NAMESPACE, ROOT, SERVICE_ACCOUNT
-from support import controlplane
+from support import controlplane, hostnames
 from support.controlplane import ControlPlane
 from support.operator import Operator, status_of
 from support.realapi import RealApi
@@ -33,6 +33,7 @@ from support.registry.fixtures import (
     repo_name_fixture,
     tls_registry_fixture,
 )
+from support.registry.process import TLS_BASIC_NAME
 
 __all__ = [
     "basic_registry_fixture",
@@ -202,7 +203,12 @@ def operators(tmp_path: Path, operator_kubeconfig: Path) -> Iterator[Callable[..
             operator_kubeconfig,
             tmp_path / f"operator-{len(started)}.log",
             list(args),
-            {"POD_NAMESPACE": NAMESPACE},
+            {
+                "POD_NAMESPACE": NAMESPACE,
+                # the names the tests' DNS knows (support.hostnames), as cluster DNS would
+                "PYTHONPATH": f"{hostnames.sitecustomize_dir(tmp_path / 'site')}:{ROOT / 'tests'}",
+                hostnames.ENV: hostnames.as_env({TLS_BASIC_NAME: "127.0.0.1"}),
+            },
         )
         started.append(operator)
         return operator
@@ -221,7 +227,8 @@ def pod_rules(plane) -> Iterator[Callable[[list[dict[str, Any]]], None]]:  # typ
     before = plane.pod_rules.read_text()
 
     def set_rules(rules: list[dict[str, Any]]) -> None:
-        plane.pod_rules.write_text(yaml.safe_dump({"rules": rules}))
+        hosts = {TLS_BASIC_NAME: "127.0.0.1"}  # as the werfop processes resolve it
+        plane.pod_rules.write_text(yaml.safe_dump({"hosts": hosts, "rules": rules}))
 
     yield set_rules
     plane.pod_rules.write_text(before)

@@ -14,6 +14,7 @@ Neighbours: ``support.controlplane`` starts it; ``support.podrunner`` runs comma
 
 The rules file (YAML)::
 
+    hosts: {registry.werfop.test: 127.0.0.1}   # names in the pods' /etc/hosts (run: true)
     rules:
       - match: {namespace: team-a, labels: {werf.io/job-kind: apply}}   # both optional
         exitCode: 1        # default 0
@@ -73,9 +74,18 @@ def parse_duration(text: str) -> float:
     return number / 1000 if unit == "ms" else number * 60 if unit == "m" else number
 
 
+def load_hosts(path: Path) -> dict[str, str]:
+    """The ``hosts`` of the rules file: names the pods' ``/etc/hosts`` resolve."""
+    document = yaml.safe_load(path.read_text()) or {}
+    return {str(k): str(v) for k, v in (document.get("hosts") or {}).items()}
+
+
 def load_rules(path: Path) -> list[Rule]:
     """The rules of ``path``; raises ValueError naming the rule and field on bad input."""
     document = yaml.safe_load(path.read_text()) or {}
+    unknown = set(document) - {"rules", "hosts"}
+    if unknown:
+        raise ValueError(f"{path}: unknown field(s) {sorted(unknown)}")
     rules = []
     for index, raw in enumerate(document.get("rules") or [], start=1):
         where = f"{path}: rules[{index}]"
@@ -217,7 +227,7 @@ class Completer:
         started = now_rfc3339()
         self._mark_running(pod, started)
         try:
-            code, message = self.runner(pod)
+            code, message = self.runner(pod, hosts=load_hosts(self.rules_path))
         except Exception as error:  # a runner bug fails the pod, visibly
             log.exception("runner failed on %s/%s", pod.metadata.namespace, pod.metadata.name)
             code, message = 128, f"podrunner: {type(error).__name__}: {error}"

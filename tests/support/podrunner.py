@@ -85,7 +85,7 @@ class PodRunner:
         raise RunError(f"image {image}: the pod runner has no local binaries for it")
 
     # -- one pod -------------------------------------------------------------------------
-    def __call__(self, pod: Any) -> tuple[int, str]:
+    def __call__(self, pod: Any, hosts: dict[str, str] | None = None) -> tuple[int, str]:
         folder = self.state / pod.metadata.uid
         shutil.rmtree(folder, ignore_errors=True)
         root = folder / "root"
@@ -94,7 +94,7 @@ class PodRunner:
             container = pod.spec.containers[0]
             binaries, image_env, image_user, workdir = self.image_of(container.image)
             uid, gid, fs_group = self._identity(pod, container, image_user)
-            self._root_fs(root, binaries, uid, gid)
+            self._root_fs(root, binaries, uid, gid, hosts or {})
             self._volumes(pod, container, root, fs_group)
             env = self._environment(pod, container, image_env)
             argv = [
@@ -123,7 +123,9 @@ class PodRunner:
             raise RunError("container has runAsNonRoot and would run as root")
         return uid, gid, pod_ctx.fs_group
 
-    def _root_fs(self, root: Path, binaries: dict[str, Path], uid: int, gid: int) -> None:
+    def _root_fs(
+        self, root: Path, binaries: dict[str, Path], uid: int, gid: int, hosts: dict[str, str]
+    ) -> None:
         for inside, local in binaries.items():
             target = root / inside.lstrip("/")
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -137,7 +139,9 @@ class PodRunner:
             f"root:x:0:0:root:/root:/sbin/nologin\nbuild:x:{uid}:{gid}:build:/home/build:/sbin/nologin\n"
         )
         (etc / "group").write_text(f"root:x:0:\nbuild:x:{gid}:\n")
-        (etc / "hosts").write_text("127.0.0.1 localhost\n")
+        (etc / "hosts").write_text(
+            "127.0.0.1 localhost\n" + "".join(f"{a} {n}\n" for n, a in hosts.items())
+        )
         certs = etc / "ssl" / "certs"
         certs.mkdir(parents=True)
         system_bundle = (

@@ -112,6 +112,14 @@ def tls_registry_fixture(
     yield from _registry(tmp_path_factory, "tls")
 
 
+@pytest.fixture(scope="session", name="tls_basic_registry")
+def tls_basic_registry_fixture(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RunningRegistry]:
+    """The registry over HTTPS (a CA made for this session) with htpasswd Basic auth."""
+    yield from _registry(tmp_path_factory, "tls-basic", users=USERS)
+
+
 @pytest.fixture(scope="session", name="token_registry")
 def token_registry_fixture(
     tmp_path_factory: pytest.TempPathFactory,

@@ -1,8 +1,8 @@
 """The real registry (CNCF distribution 2.8, ``/usr/bin/docker-registry``) as a test process.
 
 Role: write a config into a temporary folder (filesystem storage there, deletes enabled),
-start the registry on a free 127.0.0.1 port in one of four modes (plain HTTP, htpasswd
-Basic auth, TLS with a CA made at test time, bearer tokens from ``TokenServer``), wait
+start the registry on a free 127.0.0.1 port in one of five modes (plain HTTP, htpasswd
+Basic auth, TLS with a CA made at test time, both, bearer tokens from ``TokenServer``), wait
 until ``/v2/`` answers, and stop it (terminate, then kill) at teardown.
 Must not: leave a process behind, listen anywhere but 127.0.0.1, or skip when the binary
 is missing (the fixture fails and says how to install it).
@@ -28,6 +28,7 @@ import httpx
 import trustme
 import yaml
 
+from support import hostnames
 from support.registry.oci import OciPusher
 from support.registry.token_server import PUSHER, TokenServer
 from werfop.core.model import Sensitive
@@ -38,7 +39,10 @@ INSTALL_HINT = (
     "the CNCF distribution registry (/usr/bin/docker-registry) is not installed; run "
     "`make test`, which installs it (apt-get install -y docker-registry apache2-utils)"
 )
-Mode = Literal["plain", "basic", "tls", "token"]
+Mode = Literal["plain", "basic", "tls", "tls-basic", "token"]
+BASIC_MODES = ("basic", "tls-basic")
+TLS_MODES = ("tls", "tls-basic")
+TLS_BASIC_NAME = "registry.werfop.test"
 
 
 def free_port() -> int:
@@ -62,7 +66,7 @@ class RunningRegistry:
 
     @property
     def insecure(self) -> bool:
-        return self.mode != "tls"
+        return self.mode not in TLS_MODES
 
     def repository(
         self,
@@ -123,7 +127,11 @@ def start_registry(
         _fail(INSTALL_HINT)
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    host = f"127.0.0.1:{port}"
+    # werf's registry client (containerd's resolver) speaks plain HTTP to every loopback
+    # address, whatever its flags say: the TLS + htpasswd registry, which werf itself pulls
+    # from, is reached by a name (support.hostnames) that the tests resolve to 127.0.0.1.
+    name = TLS_BASIC_NAME if mode == "tls-basic" else "127.0.0.1"
+    host = f"{name}:{port}"
     config: dict[str, object] = {
         "version": 0.1,
         "log": {"level": "info", "accesslog": {"disabled": True}},
@@ -132,7 +140,7 @@ def start_registry(
             "delete": {"enabled": True},
             "maintenance": {"uploadpurging": {"enabled": False}},
         },
-        "http": {"addr": host, "secret": "werfop-test-http-secret"},
+        "http": {"addr": f"127.0.0.1:{port}", "secret": "werfop-test-http-secret"},
     }
     if notify is not None:
         url, token = notify
@@ -153,7 +161,7 @@ def start_registry(
     users = dict(users or {})
     ca_pem: str | None = None
     verify: ssl.SSLContext | bool = True
-    if mode == "basic":
+    if mode in BASIC_MODES:
         htpasswd = shutil.which("htpasswd")
         if htpasswd is None:
             _fail(INSTALL_HINT)
@@ -168,15 +176,17 @@ def start_registry(
             lines.append(made.stdout.strip())
         (folder / "htpasswd").write_text("\n".join(lines) + "\n")
         config["auth"] = {"htpasswd": {"realm": "werfop-test", "path": str(folder / "htpasswd")}}
-    elif mode == "tls":
+    if mode == "tls-basic":
+        hostnames.install({TLS_BASIC_NAME: "127.0.0.1"})
+    if mode in TLS_MODES:
         ca = trustme.CA()
-        certificate = ca.issue_cert("127.0.0.1", "localhost")
+        certificate = ca.issue_cert(name, "127.0.0.1", "localhost")
         certificate.private_key_and_cert_chain_pem.write_to_path(str(folder / "server.pem"))
         certificate.private_key_pem.write_to_path(str(folder / "server.key"))
         ca_pem = ca.cert_pem.bytes().decode()
         http["tls"] = {"certificate": str(folder / "server.pem"), "key": str(folder / "server.key")}
         verify = _context_for(ca_pem)
-    elif mode == "token":
+    if mode == "token":
         if token_server is None:
             token_server = TokenServer(users=users)
         token_server.start()
@@ -199,7 +209,7 @@ def start_registry(
         preexec_fn=_die_with_parent,
     )
     log_file.close()
-    scheme = "https" if mode == "tls" else "http"
+    scheme = "https" if mode in TLS_MODES else "http"
     base = f"{scheme}://{host}"
     push_auth = _push_auth(mode, users, token_server)
     running = RunningRegistry(
@@ -249,7 +259,7 @@ def _push_auth(
     """Headers that let the pusher write ``repository`` in ``mode``."""
 
     def headers(repository: str) -> dict[str, str]:
-        if mode == "basic":
+        if mode in BASIC_MODES:
             raw = f"{PUSHER}:{users[PUSHER]}".encode()
             return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
         if mode == "token":
