@@ -107,6 +107,17 @@ def test_werf_deploys_a_published_bundle_with_values_from_and_its_secret_value(
     url = f"{plain_registry.host}/{repo_name}"
     project.publish(url, "1.0.0", greeting="hello")
     grant_deployer(admin, namespace)
+    # With service links, this Service would hand werf WERF_VALUES_PORT=tcp://... as a
+    # values file to read (werf reads WERF_VALUES_*): the Job turns them off.
+    admin.create(
+        "services",
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "werf-values", "namespace": namespace},
+            "spec": {"ports": [{"port": 80}]},
+        },
+    )
     admin.create(
         "configmaps",
         {

@@ -32,6 +32,7 @@ import argparse
 import heapq
 import logging
 import re
+import signal
 import sys
 import threading
 import time
@@ -341,10 +342,18 @@ def main(argv: list[str] | None = None) -> int:
     threading.Thread(target=node.heartbeat, args=(stop,), daemon=True).start()
     threading.Thread(target=completer.finisher, args=(stop,), daemon=True).start()
     ready = args.rules.parent / "pod-completer.ready"
-    try:
-        completer.watcher(stop, ready)
-    except KeyboardInterrupt:
+
+    def shut_down(signum: int, frame: Any) -> None:
+        """Stopping the completer stops the commands it runs (each in its own session)."""
         stop.set()
+        if runner is not None:
+            for uid in list(runner.processes):
+                runner.kill(uid, grace=1.0)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, shut_down)
+    signal.signal(signal.SIGINT, shut_down)
+    completer.watcher(stop, ready)
     return 0
 
 
