@@ -23,6 +23,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -311,8 +312,8 @@ def _spawn(
 
 def _get(url: str, *, token: str | None = None, ca: Path | None) -> str:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    verify: object = str(ca) if ca else False
-    response = httpx.get(url, headers=headers, verify=verify, timeout=2, trust_env=False)  # type: ignore[arg-type]
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(ca)) if ca else False
+    response = httpx.get(url, headers=headers, verify=verify, timeout=2, trust_env=False)
     response.raise_for_status()
     return response.text
 
