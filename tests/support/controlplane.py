@@ -361,19 +361,21 @@ def log_tail(folder: Path, name: str, lines: int = 30) -> str:
 
 def stop(folder: Path, *, remove: bool = True) -> list[str]:
     """Stop every process ``start`` recorded in ``folder`` (SIGTERM to its process group,
-    SIGKILL after 10 s), in reverse start order; remove the folder when ``remove``.
+    SIGKILL after 10 s), one by one in reverse start order; remove the folder when ``remove``.
     Returns the names stopped. Idempotent: a missing folder stops nothing."""
     state_file = folder / STATE
     stopped: list[str] = []
     if state_file.exists():
         processes: dict[str, int] = json.loads(state_file.read_text())["processes"]
+        # One at a time, the last started first: the API server shuts down cleanly only
+        # while etcd still answers.
         for name, pid in reversed(list(processes.items())):
-            if _signal_group(pid, signal.SIGTERM):
-                stopped.append(name)
-        deadline = time.monotonic() + 10
-        for pid in processes.values():
+            if not _signal_group(pid, signal.SIGTERM):
+                continue
+            stopped.append(name)
+            deadline = time.monotonic() + 10
             while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.1)
+                time.sleep(0.05)
             _signal_group(pid, signal.SIGKILL)
             while _alive(pid):
                 time.sleep(0.05)
