@@ -670,6 +670,9 @@ class Informer:
                 self._watch()
                 delay = 0.5
             except ExpiredError:
+                # The server no longer has the history since our resourceVersion (etcd
+                # compacted it, or a restarted API server's watch cache starts later).
+                log.info("watch expired: listing again", extra={"kind": self.kind})
                 self.resource_version = ""  # relist at once
             except TransientError as error:
                 self.reconnects += 1
@@ -714,8 +717,7 @@ class Informer:
             obj = event.get("object") or {}
             if kind == "ERROR":
                 if obj.get("code") == 410:
-                    self.resource_version = ""  # expired: relist
-                    return
+                    raise ExpiredError(f"watch {self.kind}: {obj.get('message', 'expired')}")
                 raise TransientError(f"watch {self.kind}: {obj.get('message', 'error')}")
             version = (obj.get("metadata") or {}).get("resourceVersion")
             if version:
