@@ -40,6 +40,7 @@ GROUP, VERSION, PLURAL = "werf.io", "v1alpha1", "werfbundles"
 REQUEST_TIMEOUT = (5.0, 30.0)  # connect, read (seconds): no call may hang forever
 WATCH_SERVER_TIMEOUT = 240  # the API server ends each watch after this many seconds
 WATCH_READ_TIMEOUT = 75.0  # silence longer than this on a watch means a stalled stream
+RETRY_FIRST, RETRY_MAX = 0.5, 30.0  # an informer's backoff after a failed list or watch
 MANAGED_JOBS = "app.kubernetes.io/managed-by=werfop"
 WATCH_LABEL = "werf.io/watch=true"
 UID_LABEL = "werf.io/bundle-uid"
@@ -662,24 +663,32 @@ class Informer:
         self.reconnects = 0
 
     def run(self) -> None:
-        delay = 0.5
+        delay = RETRY_FIRST
         while not self.stop.is_set():
             try:
                 if not self.resource_version:
                     self._list()
                 self._watch()
-                delay = 0.5
+                delay = RETRY_FIRST
             except ExpiredError:
+                # The server no longer has the history since our resourceVersion (etcd
+                # compacted it, or a restarted API server's watch cache starts later).
+                log.info("watch expired: listing again", extra={"kind": self.kind})
                 self.resource_version = ""  # relist at once
             except TransientError as error:
                 self.reconnects += 1
                 log.warning("watch interrupted", extra={"kind": self.kind, "error": str(error)})
                 self.stop.wait(delay)
-                delay = min(delay * 2, 30.0)
-            except WerfopError as error:  # 403 and friends: keep trying, slowly
+                delay = min(delay * 2, RETRY_MAX)
+            except WerfopError as error:
+                # 403 and friends: list again from scratch, with the same backoff. Not a
+                # fixed long wait: a restarting API server refuses with 403 until its
+                # RBAC caches are filled, and the operator must not stay blind for long
+                # after it; a lasting refusal still ends up tried every RETRY_MAX.
                 log.error("watch failed", extra={"kind": self.kind, "error": str(error)})
                 self.resource_version = ""
-                self.stop.wait(30.0)
+                self.stop.wait(delay)
+                delay = min(delay * 2, RETRY_MAX)
 
     def _list(self) -> None:
         answer = self.api.request(
@@ -714,8 +723,7 @@ class Informer:
             obj = event.get("object") or {}
             if kind == "ERROR":
                 if obj.get("code") == 410:
-                    self.resource_version = ""  # expired: relist
-                    return
+                    raise ExpiredError(f"watch {self.kind}: {obj.get('message', 'expired')}")
                 raise TransientError(f"watch {self.kind}: {obj.get('message', 'error')}")
             version = (obj.get("metadata") or {}).get("resourceVersion")
             if version:
