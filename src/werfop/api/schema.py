@@ -176,7 +176,10 @@ REGISTRY = Field(
         ),
         "tagFilter": Field(
             type="object",
-            description="Regular expressions applied to raw tags before semver parsing.",
+            description=(
+                "RE2 regular expressions (Go regexp syntax: no backreferences or lookaround) "
+                "applied to raw tags before semver parsing."
+            ),
             properties={
                 "include": _str(
                     "Only tags matching this expression are considered.", max_length=1024

@@ -6,6 +6,11 @@ any tool that imports ``werfop.core``.
 Must not: look at digests or time (``reconcile`` applies ``minAge``), or raise: a bad
 constraint or regular expression selects nothing and says so (fail closed).
 
+Tag filters are RE2 (the ``google-re2`` package), as Go's regexp in Flux: matching is
+linear in the tag's length whatever the pattern, so no tenant's pattern can stall the
+operator. A pattern RE2 cannot run (backreferences, lookaround) is a spec error; there is
+no fallback to Python's backtracking ``re``.
+
 Cost: the parsed, sorted view of a ``TagList`` and each (tag list, policy) answer are
 memoised on the ``TagList`` itself (its private ``_memo``, shared by the copies
 ``attrs.evolve`` makes), so a steady-state pass over a shared snapshot costs the same for
@@ -15,10 +20,11 @@ previous list of a repository.
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
+from typing import Any
 
 import attrs
+import re2
 
 from werfop.core.model import Rejection, TagList
 from werfop.core.semver import (
@@ -107,9 +113,28 @@ def sorted_for(snapshot: TagList) -> _Sorted:
     return view  # type: ignore[return-value]
 
 
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a bad pattern is reported once, in the status
+
+
+class PatternError(ValueError):
+    """A tag filter RE2 cannot compile; the message says why."""
+
+
 @lru_cache(maxsize=256)
-def _compile(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+def compile_tag_filter(pattern: str) -> Any:
+    """``pattern`` compiled by RE2 (linear-time matching); raises ``PatternError``.
+
+    Every tag filter goes through here: the operator, ``werfop resolve``, the simulator
+    and ``werfop validate`` share it.
+    """
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as error:
+        reason = error.args[0] if error.args else "unsupported"
+        if isinstance(reason, bytes):
+            reason = reason.decode(errors="replace")
+        raise PatternError(f"{reason} (RE2 syntax: no backreferences or lookaround)") from None
 
 
 def policy_error(policy: Policy) -> str | None:
@@ -120,8 +145,8 @@ def policy_error(policy: Policy) -> str | None:
         if pattern is None:
             continue
         try:
-            _compile(pattern)
-        except re.error as error:
+            compile_tag_filter(pattern)
+        except PatternError as error:
             return f"spec.registry.tagFilter.{field_name}: invalid regular expression: {error}"
     if policy.constraint:
         try:
@@ -132,9 +157,10 @@ def policy_error(policy: Policy) -> str | None:
 
 
 def _filtered(policy: Policy, tag: str) -> bool:
-    if policy.include is not None and _compile(policy.include).search(tag) is None:
+    if policy.include is not None and compile_tag_filter(policy.include).search(tag) is None:
         return True
-    return policy.exclude is not None and _compile(policy.exclude).search(tag) is not None
+    exclude = policy.exclude
+    return exclude is not None and compile_tag_filter(exclude).search(tag) is not None
 
 
 def select(tags: TagList | tuple[str, ...], policy: Policy) -> Selection:
