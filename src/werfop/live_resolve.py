@@ -20,6 +20,7 @@ from werfop.api.credentials import credentials_from_secret
 from werfop.core.model import FieldProblem, RegistryUnavailable, Sensitive
 from werfop.core.ports import Credentials, Repository
 from werfop.core.versions import Policy, select
+from werfop.resolve import why_nothing
 
 
 def _credentials(args: argparse.Namespace, host: str) -> Credentials | str | None:
@@ -66,10 +67,7 @@ def resolve_live(args: argparse.Namespace, policy: Policy) -> int:
             print(f"werfop resolve: {listing.reason}: {listing.message}", file=sys.stderr)
             return 1
         requests = listing.requests
-        selection = select(listing.tags, policy)
-        if selection.error:
-            print(f"werfop resolve: {selection.error}", file=sys.stderr)
-            return 2
+        selection = select(listing.tags, policy)  # the policy was checked before any call
         digest = None
         if selection.selected is not None:
             answer = registry.resolve_digest(repository, selection.selected)
@@ -77,11 +75,14 @@ def resolve_live(args: argparse.Namespace, policy: Policy) -> int:
                 print(f"werfop resolve: {answer.reason}: {answer.message}", file=sys.stderr)
                 return 1
             digest, requests = answer.digest, requests + answer.requests
-    document = {
+    document: dict[str, object] = {
         "selected": selection.selected,
         "digest": digest,
         "rejected": [{"tag": r.tag, "reason": r.reason} for r in selection.rejected],
         "requests": requests,
     }
+    reason = why_nothing(listing.tags, policy, selection)
+    if reason is not None:
+        document["reason"] = reason
     sys.stdout.write(json.dumps(document, indent=2) + "\n")
     return 0

@@ -80,7 +80,7 @@ def test_the_operator_stalls_on_a_lookaround_filter_and_creates_no_job():
     assert "spec.registry.tagFilter.include" in stalled.message
 
 
-def test_werfop_resolve_exits_2_naming_the_field_for_a_lookaround_filter():
+def test_werfop_resolve_exits_2_naming_the_flag_for_a_lookaround_filter():
     made = subprocess.run(
         [sys.executable, "-m", "werfop.main", "resolve", "--tags", "1.0.0", "--include", "^(?!rc)"],
         capture_output=True,
@@ -89,7 +89,7 @@ def test_werfop_resolve_exits_2_naming_the_field_for_a_lookaround_filter():
     )
 
     assert 2 == made.returncode
-    assert "spec.registry.tagFilter.include: invalid regular expression" in made.stderr
+    assert "--include: invalid regular expression: invalid perl operator" in made.stderr
     assert "Traceback" not in made.stderr
 
 
