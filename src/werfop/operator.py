@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from datetime import timedelta
+from typing import Any
 
 from werfop.adapters.clock import SystemClock
 from werfop.adapters.kubernetes import KubernetesApi, every
@@ -37,7 +38,11 @@ SHUTDOWN_BUDGET = 8.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster config)")
+    parser.add_argument(
+        "--kubeconfig",
+        help="kubeconfig file (default: in-cluster config in a pod, else $KUBECONFIG, "
+        "else ~/.kube/config, as kubectl)",
+    )
     parser.add_argument(
         "--namespace",
         action="append",
@@ -93,13 +98,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--leader-elect-retry-period", type=float, default=2.0)
 
 
+class StartupError(Exception):
+    """werfop cannot start as asked; the message is the one line to print."""
+
+
 def _api_client(kubeconfig: str | None):  # type: ignore[no-untyped-def]
+    """The API client: ``--kubeconfig``; else in-cluster configuration inside a pod;
+    else ``$KUBECONFIG``, then ``~/.kube/config``, as kubectl and client-go choose.
+    Raises ``StartupError`` naming the file when it cannot be used."""
     from kubernetes import client, config
 
-    if kubeconfig:
-        return config.new_client_from_config(config_file=kubeconfig)
-    config.load_incluster_config()
-    return client.ApiClient()
+    source = kubeconfig
+    if source is None:
+        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+            config.load_incluster_config()
+            log.info("using the in-cluster configuration")
+            return client.ApiClient()
+        candidates = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+        candidates.append(os.path.expanduser("~/.kube/config"))
+        source = next((p for p in candidates if os.path.isfile(p)), None)
+        if source is None:
+            raise StartupError(
+                "no cluster configuration: not in a pod, no --kubeconfig, $KUBECONFIG "
+                "names no file and ~/.kube/config does not exist"
+            )
+    try:
+        made = config.new_client_from_config(config_file=source)
+    except Exception as error:  # the client raises TypeError, ValueError, ConfigException...
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise StartupError(f"--kubeconfig {source}: not a usable kubeconfig ({first})") from None
+    log.info("using a kubeconfig", extra={"kubeconfig": source})
+    return made
 
 
 class _DieDuringCalls:
@@ -155,6 +184,10 @@ def _secret_reader(cluster: KubernetesApi, ref: str):  # type: ignore[no-untyped
     return read
 
 
+def _addresses(args: argparse.Namespace) -> str:
+    return ", ".join(a for a in (args.health_addr, args.metrics_addr) if a not in ("0", ""))
+
+
 def _pod_namespace() -> str:
     try:
         with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace") as handle:
@@ -166,14 +199,25 @@ def _pod_namespace() -> str:
 def run(args: argparse.Namespace) -> int:
     from werfop.core.durations import parse_duration
 
+    if args.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        print(
+            f"werfop run: --log-level: {args.log_level!r} is not debug, info, warning or error",
+            file=sys.stderr,
+        )
+        return 2
     logs.configure(args.log_format, args.log_level)
     resync = parse_duration(args.resync)
     if resync is None or args.workers < 1:
         log.error("invalid --resync or --workers")
         return 2
     clock = SystemClock()
+    try:
+        api_client = _api_client(args.kubeconfig)
+    except StartupError as error:
+        log.error(str(error))
+        return 2
     cluster = KubernetesApi(
-        _api_client(args.kubeconfig),
+        api_client,
         namespaces=args.namespace,
         label_selector=args.label_selector,
         watch_read_timeout=args.watch_timeout,
@@ -214,9 +258,44 @@ def run(args: argparse.Namespace) -> int:
     )
     stop = threading.Event()
     threads: list[threading.Thread] = []
+    informers: list[Any] = []
+    elector: LeaderElector | None = None
+
+    def synced() -> bool:
+        return all(i.synced.is_set() for i in informers)
+
+    def healthy() -> tuple[bool, str]:
+        alive = all(t.is_alive() for t in threads)
+        return (alive, "ok" if alive else "a background thread died")
+
+    def ready() -> tuple[bool, str]:
+        if not synced():
+            return False, "caches are not synced"
+        if elector is None or elector.leading.is_set():
+            return True, "leading"
+        return (elector.healthy, "standby" if elector.healthy else "cannot reach the Lease")
+
+    # Listen first: a port in use ends the start-up before anything else runs.
+    hook = None
+    if args.webhook_secret:
+        hook = RegistryHook(
+            _secret_reader(cluster, args.webhook_secret), controller.registry_pushed
+        )
+    try:
+        endpoints = [Endpoints(args.health_addr, healthy=healthy, ready=ready, hook=hook)]
+        if args.metrics_addr not in ("0", ""):
+            endpoints.append(
+                Endpoints(
+                    args.metrics_addr, healthy=healthy, ready=ready, registry=metrics.registry
+                )
+            )
+    except OSError as error:
+        log.error(f"cannot listen: {error.strerror}", extra={"addresses": _addresses(args)})
+        stop.set()
+        return 1
     informers = cluster.informers(
         controller.on_event, stop, watch_secrets=args.watch_labelled_secrets
-    )
+    )  # the readiness check reads this name
     for informer in informers:
         thread = threading.Thread(
             target=informer.run, name=f"informer-{informer.kind}", daemon=True
@@ -237,7 +316,6 @@ def run(args: argparse.Namespace) -> int:
         log.error("leadership lost: exiting so that a fresh process can stand by")
         stop.set()
 
-    elector: LeaderElector | None = None
     if args.leader_elect:
         identity = f"{socket.gethostname()}_{os.getpid()}"
         elector = LeaderElector(
@@ -255,30 +333,6 @@ def run(args: argparse.Namespace) -> int:
         thread.start()
         threads.append(thread)
 
-    def synced() -> bool:
-        return all(i.synced.is_set() for i in informers)
-
-    def healthy() -> tuple[bool, str]:
-        alive = all(t.is_alive() for t in threads)
-        return (alive, "ok" if alive else "a background thread died")
-
-    def ready() -> tuple[bool, str]:
-        if not synced():
-            return False, "caches are not synced"
-        if elector is None or elector.leading.is_set():
-            return True, "leading"
-        return (elector.healthy, "standby" if elector.healthy else "cannot reach the Lease")
-
-    hook = None
-    if args.webhook_secret:
-        hook = RegistryHook(
-            _secret_reader(cluster, args.webhook_secret), controller.registry_pushed
-        )
-    endpoints = [Endpoints(args.health_addr, healthy=healthy, ready=ready, hook=hook)]
-    if args.metrics_addr not in ("0", ""):
-        endpoints.append(
-            Endpoints(args.metrics_addr, healthy=healthy, ready=ready, registry=metrics.registry)
-        )
     for endpoint in endpoints:
         endpoint.start()
 
@@ -292,7 +346,8 @@ def run(args: argparse.Namespace) -> int:
     if elector is None:
         while not synced() and not stop.wait(0.1):
             pass
-        start_working()
+        if not stop.is_set():  # a stop before the caches synced ends here, cleanly
+            start_working()
 
     def resync_if_working() -> None:
         if started.is_set():
@@ -305,7 +360,10 @@ def run(args: argparse.Namespace) -> int:
         daemon=True,
     )
     resync_thread.start()
-    log.info("werfop is running", extra={"workers": args.workers, "leaderElect": args.leader_elect})
+    if not stop.is_set():
+        log.info(
+            "werfop is running", extra={"workers": args.workers, "leaderElect": args.leader_elect}
+        )
     while not stop.wait(1.0):
         pass
     deadline = time.monotonic() + SHUTDOWN_BUDGET

@@ -52,6 +52,9 @@ def configure(fmt: str, level: str = "INFO") -> None:
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(level.upper())  # --log-level debug or DEBUG
     for noisy in ("urllib3", "httpx", "httpcore", "kubernetes"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # urllib3 warns once per retry (three lines per failed request); the adapter and the
+    # informers log each failure once, in werfop's words.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
