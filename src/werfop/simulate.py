@@ -9,6 +9,7 @@ share, the design would be wrong.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import sys
@@ -187,6 +188,7 @@ def load_scenario(path: str | None) -> Scenario:
     if not isinstance(data, dict):
         raise InputError([f"{path}: the scenario must be a mapping"])
     problems: list[str] = []
+    _unknown(path, "", data, "", problems)
     start = DEFAULT_START
     if "start" in data:
         parsed = _time(data["start"])
@@ -214,6 +216,34 @@ def load_scenario(path: str | None) -> Scenario:
         default_job=default,
         job_rules=tuple(rules),
     )
+
+
+_KEYS = {
+    "": ("start", "until", "registries", "changes", "jobs"),
+    "event": ("at", "push", "delete", "outage", "notify"),
+    "push": ("tag", "digest"),
+    "delete": ("tag",),
+    "outage": ("for", "status", "retryAfter"),
+    "change": ("at", "object", "patch", "delete"),
+    "object": ("kind", "namespace", "name"),
+    "jobs": ("default", "rules"),
+    "rule": ("result", "after", "bundle", "tag", "attempt", "kind", "exitCode"),
+}
+
+
+def _unknown(
+    path: str, where: str, mapping: dict[str, Any], allowed: str, problems: list[str]
+) -> None:
+    """An unknown key is a mistake, never ignored (a rule with ``bundel: shop`` would
+    match every Job): name it, with the closest known key."""
+    known = _KEYS[allowed]
+    for key in mapping:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(str(key), known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
+        prefix = f"{where}." if where else ""
+        problems.append(f"{path}: {prefix}{key}: unknown field{hint}")
 
 
 def _time(value: Any) -> datetime | None:
@@ -244,6 +274,7 @@ def _registry_events(
             if not isinstance(item, dict):
                 problems.append(f"{path}: {where}: must be a mapping")
                 continue
+            _unknown(path, where, item, "event", problems)
             at = _at(path, where, item.get("at", "0s"), start, problems)
             event = _registry_event(path, where, item, at, problems)
             if event is not None:
@@ -261,15 +292,21 @@ def _registry_event(
         if not isinstance(push, dict) or not push.get("tag"):
             problems.append(f"{path}: {where}.push.tag: is required")
             return None
+        _unknown(path, f"{where}.push", push, "push", problems)
         return Push(tag=str(push["tag"]), digest=push.get("digest"))
     if "delete" in item:
         delete = item["delete"] or {}
         if not isinstance(delete, dict) or not delete.get("tag"):
             problems.append(f"{path}: {where}.delete.tag: is required")
             return None
+        _unknown(path, f"{where}.delete", delete, "delete", problems)
         return Delete(tag=str(delete["tag"]))
     if "outage" in item:
         outage = item["outage"] or {}
+        if not isinstance(outage, dict):
+            problems.append(f"{path}: {where}.outage: must be a mapping")
+            return None
+        _unknown(path, f"{where}.outage", outage, "outage", problems)
         length = parse_duration(str(outage.get("for", "")), allow_days=True)
         status = outage.get("status", 503)
         retry = outage.get("retryAfter")
@@ -295,11 +332,17 @@ def _changes(path: str, items: Any, start: datetime, problems: list[str]) -> lis
         return changes
     for index, item in enumerate(items):
         where = f"changes[{index}]"
+        if isinstance(item, dict):
+            _unknown(path, where, item, "change", problems)
         obj = item.get("object") if isinstance(item, dict) else None
         if not isinstance(obj, dict) or not obj.get("kind") or not obj.get("name"):
             problems.append(f"{path}: {where}.object: needs kind and name")
             continue
+        _unknown(path, f"{where}.object", obj, "object", problems)
         patch = item.get("patch")
+        if patch is not None and not isinstance(patch, dict):
+            problems.append(f"{path}: {where}.patch: must be a mapping (a merge patch)")
+            continue
         delete = bool(item.get("delete", False))
         if (patch is None) == (not delete):
             problems.append(f"{path}: {where}: needs exactly one of patch or delete: true")
@@ -321,6 +364,7 @@ def _job_rule(path: str, where: str, item: Any, problems: list[str]) -> JobRule 
     if not isinstance(item, dict):
         problems.append(f"{path}: {where}: must be a mapping")
         return None
+    _unknown(path, where, item, "rule", problems)
     result = item.get("result", "succeeded")
     after = parse_duration(str(item.get("after", "1m")), allow_days=True)
     if result not in ("succeeded", "failed"):
@@ -331,9 +375,16 @@ def _job_rule(path: str, where: str, item: Any, problems: list[str]) -> JobRule 
         return None
     attempt = item.get("attempt")
     exit_code = item.get("exitCode")
-    if exit_code is not None and not isinstance(exit_code, int):
+    if exit_code is not None and (not isinstance(exit_code, int) or isinstance(exit_code, bool)):
         problems.append(f"{path}: {where}.exitCode: must be an integer")
         return None
+    if attempt is not None and (not isinstance(attempt, int) or isinstance(attempt, bool)):
+        problems.append(f"{path}: {where}.attempt: must be an integer, not {attempt!r}")
+        return None
+    for name in ("bundle", "tag", "kind"):
+        if item.get(name) is not None and not isinstance(item[name], (str, int, float)):
+            problems.append(f"{path}: {where}.{name}: must be a string")
+            return None
     return JobRule(
         result=result,
         after=after,
@@ -350,6 +401,7 @@ def _job_rules(path: str, jobs: Any, problems: list[str]) -> tuple[JobRule, list
     if not isinstance(jobs, dict):
         problems.append(f"{path}: jobs: must be a mapping")
         return default, []
+    _unknown(path, "jobs", jobs, "jobs", problems)
     if "default" in jobs:
         default = _job_rule(path, "jobs.default", jobs["default"], problems) or default
     rules = [

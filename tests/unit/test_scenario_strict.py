@@ -1,0 +1,108 @@
+"""A scenario says exactly what it means or is refused: an unknown key anywhere is an
+error naming its path and the closest known key, and a value of the wrong type is an
+error, never a traceback and never silently ignored (a rule with ``bundel: shop`` used to
+match every Job). Each case was run against main first: the typos were ignored,
+``attempt: abc`` raised ValueError and ``patch: "hello"`` TypeError."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from werfop.main import main
+from werfop.simulate import InputError, load_scenario
+
+BUNDLE = """\
+apiVersion: werf.io/v1alpha1
+kind: WerfBundle
+metadata: {name: shop, namespace: default}
+spec:
+  registry: {url: ghcr.io/acme/shop, versionConstraint: "^1"}
+"""
+
+
+@pytest.mark.parametrize(
+    ("scenario", "message"),
+    [
+        pytest.param(
+            {"registires": {}},
+            "registires: unknown field (did you mean 'registries'?)",
+            id="top-level",
+        ),
+        pytest.param(
+            {"jobs": {"default": {"afterr": "1m"}}},
+            "jobs.default.afterr: unknown field (did you mean 'after'?)",
+            id="jobs-default",
+        ),
+        pytest.param(
+            {"jobs": {"rules": [{"bundel": "shop", "result": "failed"}]}},
+            "jobs.rules[0].bundel: unknown field (did you mean 'bundle'?)",
+            id="rule",
+        ),
+        pytest.param(
+            {"registries": {"r/x": [{"push": {"tga": "1.0.0", "tag": "1.0.0"}}]}},
+            "registries['r/x'][0].push.tga: unknown field (did you mean 'tag'?)",
+            id="push",
+        ),
+        pytest.param(
+            {
+                "changes": [
+                    {"at": "1h", "object": {"kind": "WerfBundle", "name": "shop"}, "changez": {}}
+                ]
+            },
+            "changes[0].changez: unknown field",
+            id="change",
+        ),
+        pytest.param(
+            {"jobs": {"rules": [{"attempt": "abc"}]}},
+            "jobs.rules[0].attempt: must be an integer, not 'abc'",
+            id="attempt-type",
+        ),
+        pytest.param(
+            {"changes": [{"object": {"kind": "WerfBundle", "name": "shop"}, "patch": "hello"}]},
+            "changes[0].patch: must be a mapping",
+            id="patch-type",
+        ),
+        pytest.param(
+            {"registries": {"r/x": [{"outage": "30m"}]}},
+            "registries['r/x'][0].outage: must be a mapping",
+            id="outage-type",
+        ),
+        pytest.param(
+            {"jobs": {"rules": [{"bundle": ["shop"]}]}},
+            "jobs.rules[0].bundle: must be a string",
+            id="bundle-type",
+        ),
+    ],
+)
+def test_a_mistaken_scenario_is_refused_naming_the_path(tmp_path: Path, scenario, message):
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+
+    with pytest.raises(InputError) as refused:
+        load_scenario(str(path))
+
+    assert any(message in problem for problem in refused.value.problems), refused.value.problems
+
+
+def test_the_cli_exits_2_with_the_problem_and_no_traceback(tmp_path: Path, capsys):
+    (tmp_path / "bundle.yaml").write_text(BUNDLE)
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        yaml.safe_dump({"jobs": {"rules": [{"bundel": "shop", "result": "failed"}]}})
+    )
+
+    code = main(["simulate", str(tmp_path / "bundle.yaml"), "--scenario", str(scenario)])
+
+    err = capsys.readouterr().err
+    assert 2 == code
+    assert "jobs.rules[0].bundel: unknown field (did you mean 'bundle'?)" in err
+    assert "Traceback" not in err
+
+
+def test_every_shipped_scenario_is_still_accepted():
+    root = Path(__file__).resolve().parents[2] / "examples"
+    for path in [root / "scenario.yaml", *sorted(root.glob("features/*/scenario.yaml"))]:
+        load_scenario(str(path))  # raises InputError on any unknown key or type
