@@ -74,6 +74,7 @@ class Change:
     patch: dict[str, Any] | None
     delete: bool = False
     notify: str | None = None  # a registry notification for this repository
+    where: str = ""  # "<scenario file>: changes[<index>]", for problems
 
 
 @attrs.frozen(kw_only=True)
@@ -269,6 +270,9 @@ def _registry_events(
         return events
     for repository, items in registries.items():
         repo = str(repository).removeprefix("oci://")
+        if items is not None and not isinstance(items, list):
+            problems.append(f"{path}: registries[{repository!r}]: must be a list of events")
+            continue
         for index, item in enumerate(items or []):
             where = f"registries[{repository!r}][{index}]"
             if not isinstance(item, dict):
@@ -291,6 +295,9 @@ def _registry_event(
         push = item["push"] or {}
         if not isinstance(push, dict) or not push.get("tag"):
             problems.append(f"{path}: {where}.push.tag: is required")
+            return None
+        if not isinstance(push["tag"], (str, int, float)):
+            problems.append(f"{path}: {where}.push.tag: must be a string")
             return None
         _unknown(path, f"{where}.push", push, "push", problems)
         return Push(tag=str(push["tag"]), digest=push.get("digest"))
@@ -355,9 +362,43 @@ def _changes(path: str, items: Any, start: datetime, problems: list[str]) -> lis
                 name=str(obj["name"]),
                 patch=patch,
                 delete=delete,
+                where=f"{path}: {where}",
             )
         )
     return sorted(changes, key=lambda c: c.at)
+
+
+def check_changes(objects: list[dict[str, Any]], changes: tuple[Change, ...]) -> None:
+    """Each change aims at an object of the files (or one an earlier change left), and a
+    patch leaves it valid, as the API server would insist; raises ``InputError``."""
+    problems: list[str] = []
+    current = {
+        (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): o for o in objects
+    }
+    for change in changes:
+        namespace = "" if change.kind == "Namespace" else change.namespace
+        key = (change.kind, namespace, change.name)
+        target = f"{change.kind} {namespace + '/' if namespace else ''}{change.name}"
+        if key not in current:
+            problems.append(
+                f"{change.where}.object: {target} is not defined in the files (or was deleted)"
+            )
+            continue
+        if change.delete:
+            del current[key]
+            continue
+        patched = merge_patch(current[key], change.patch or {})
+        if change.kind == "WerfBundle":
+            _, found = decode_bundle({**patched, "metadata": {**patched["metadata"], "uid": "x"}})
+            if found:
+                problems += [
+                    f"{change.where}.patch: {target} would be invalid: {p.path}: {p.message}"
+                    for p in found
+                ]
+                continue
+        current[key] = patched
+    if problems:
+        raise InputError(problems)
 
 
 def _job_rule(path: str, where: str, item: Any, problems: list[str]) -> JobRule | None:
@@ -404,6 +445,9 @@ def _job_rules(path: str, jobs: Any, problems: list[str]) -> tuple[JobRule, list
     _unknown(path, "jobs", jobs, "jobs", problems)
     if "default" in jobs:
         default = _job_rule(path, "jobs.default", jobs["default"], problems) or default
+    if jobs.get("rules") is not None and not isinstance(jobs["rules"], list):
+        problems.append(f"{path}: jobs.rules: must be a list")
+        return default, []
     rules = [
         rule
         for index, item in enumerate(jobs.get("rules") or [])
@@ -555,11 +599,7 @@ def _apply_change(cluster: MemoryCluster, change: Change) -> None:
             cluster.delete(change.kind, namespace, change.name)
         return
     if current is None:
-        obj = merge_patch({}, change.patch)
-        obj.setdefault("kind", change.kind)
-        obj.setdefault("metadata", {}).update(name=change.name, namespace=change.namespace)
-        cluster.create(change.kind, obj)
-        return
+        return  # deleted by the operator meanwhile (check_changes saw it in the files)
     cluster.patch(change.kind, namespace, change.name, change.patch or {})
 
 
@@ -665,6 +705,7 @@ def run_cli(
                 raise InputError([f"--start: {start!r} is not an RFC 3339 time"])
             scenario = attrs.evolve(scenario, start=moment)
         objects = check_objects(load_manifests(paths))
+        check_changes(objects, scenario.changes)
     except InputError as error:
         for problem in error.problems:
             print(f"werfop simulate: {problem}", file=sys.stderr)

@@ -102,6 +102,47 @@ def test_the_cli_exits_2_with_the_problem_and_no_traceback(tmp_path: Path, capsy
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        pytest.param(
+            {
+                "object": {"kind": "WerfBundle", "name": "nosuch"},
+                "patch": {"spec": {"suspend": True}},
+            },
+            "changes[0].object: WerfBundle default/nosuch is not defined in the files",
+            id="phantom",
+        ),
+        pytest.param(
+            {"object": {"kind": "WerfBundle", "name": "shop"}, "patch": {"spec": [1, 2]}},
+            "changes[0].patch: WerfBundle default/shop would be invalid: spec: must be of type object",
+            id="spec-list",
+        ),
+        pytest.param(
+            {
+                "object": {"kind": "WerfBundle", "name": "shop"},
+                "patch": {"spec": {"registry": {"pollInterval": "1s"}}},
+            },
+            "would be invalid: spec.registry.pollInterval: must be between 30s and 24h",
+            id="poll-interval",
+        ),
+    ],
+)
+def test_a_change_must_aim_at_an_object_and_leave_it_valid(tmp_path: Path, capsys, change, message):
+    (tmp_path / "bundle.yaml").write_text(BUNDLE)
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(yaml.safe_dump({"changes": [{"at": "1h", **change}]}))
+
+    code = main(
+        ["simulate", str(tmp_path / "bundle.yaml"), "--scenario", str(scenario), "--until", "2h"]
+    )
+
+    err = capsys.readouterr().err
+    assert 2 == code
+    assert message in err
+    assert "Traceback" not in err
+
+
 def test_every_shipped_scenario_is_still_accepted():
     root = Path(__file__).resolve().parents[2] / "examples"
     for path in [root / "scenario.yaml", *sorted(root.glob("features/*/scenario.yaml"))]:
