@@ -8,11 +8,14 @@ Must not: know about tags filters, registries or bundles (``versions.py`` does t
 
 Dialect, as Masterminds accepts it:
 - versions: an optional ``v``, one to three numeric parts (``1``, ``1.2``, ``1.2.3``;
-  missing parts are zero), an optional ``-prerelease`` and ``+build``;
+  missing parts are zero; zero-padded parts such as ``2025.01.09`` compare as numbers),
+  an optional ``-prerelease`` (numeric identifiers without leading zeros) and ``+build``;
 - constraints: ``||`` separates alternatives; inside one, comparisons are joined by
   spaces or commas and must all hold; operators ``=``, ``!=``, ``>``, ``<``, ``>=``,
   ``<=``, ``=<``, ``=>``, ``~``, ``~>``, ``^``; wildcards ``x``, ``X``, ``*``; hyphen
-  ranges ``1.2 - 1.4.5``;
+  ranges ``1.2 - 1.4.5``, also beside other comparisons;
+- ``~0.0.0`` means ``>=0.0.0 <0.1.0``, like every other tilde (Masterminds lets it mean
+  any version, a special case we do not copy);
 - a prerelease version can match an alternative only when one of that alternative's
   comparisons names a prerelease (``>=1.0.0-0``, ``>=1.0.0-0 <2.0.0``). Masterminds asks
   this of every comparison, which makes ``>=1.0.0-0 <2.0.0`` exclude all prereleases; we
@@ -27,19 +30,19 @@ from functools import lru_cache
 
 import attrs
 
-_VERSION_RE = re.compile(
-    r"^v?(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?(?:\.(0|[1-9]\d*))?"
-    r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
-    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
-)
-_PART = r"(?:0|[1-9]\d*|[xX*])"
-_CONSTRAINT_VERSION_RE = re.compile(
-    rf"^v?({_PART})(?:\.({_PART}))?(?:\.({_PART}))?"
-    r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
-    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
-)
+# Numeric parts may be zero-padded (2025.01.09: Masterminds' lenient parser and Flux take
+# them, compared as numbers); a numeric prerelease identifier may not (semver 2.0 §9:
+# 1.2.3-rc.01 is not a version, as in Flux).
+_PRE_ID = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
+_PRE = rf"(?:-({_PRE_ID}(?:\.{_PRE_ID})*))?"
+_BUILD = r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
+_VERSION_RE = re.compile(rf"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?{_PRE}{_BUILD}$")
+_PART = r"(?:\d+|[xX*])"
+_CONSTRAINT_VERSION_RE = re.compile(rf"^v?({_PART})(?:\.({_PART}))?(?:\.({_PART}))?{_PRE}{_BUILD}$")
 _OPERATORS = ("!=", ">=", "=>", "<=", "=<", "~>", ">", "<", "=", "~", "^")
-_HYPHEN_RE = re.compile(r"^\s*(\S+)\s+-\s+(\S+)\s*$")
+# A hyphen range anywhere in an alternative (Masterminds rewrites each in place):
+# "1.0.0 - 2.0.0 <=1.5" and "1.0.0 - 2.0.0, <=1.5" are both ">=1.0.0 <=2.0.0 <=1.5".
+_HYPHEN_RE = re.compile(r"([^\s,|]+)\s+-\s+([^\s,|]+)")
 _MAX_CONSTRAINT_LENGTH = 1024
 
 
@@ -212,6 +215,9 @@ def _comparison(text: str, where: str) -> _Comparison:
         if n == 3:
             target = exact_low()
             check = lambda v: v.key != target.key  # noqa: E731
+        elif n == 2 and pre:
+            # "!=4.1-alpha" excludes that prerelease of 4.1.x only (Masterminds), not 4.1.x.
+            check = lambda v: (v.major, v.minor, v.prerelease) != (major, minor, pre)  # noqa: E731
         else:
             inside = _range(exact_low() if n else None, next_up(n))
             check = lambda v: not inside(v)  # noqa: E731
@@ -281,14 +287,6 @@ def parse_constraint(text: str) -> Constraint:
         where = f"alternative {index + 1}"
         if not group.strip():
             raise ConstraintError(f"{where} is empty")
-        hyphen = _HYPHEN_RE.match(group)
-        if hyphen:
-            low, high = hyphen.groups()
-            comparisons: tuple[_Comparison, ...] = (
-                _comparison(">=" + low, where),
-                _comparison("<=" + high, where),
-            )
-        else:
-            comparisons = tuple(_comparison(part, where) for part in _split_and(group))
-        alternatives.append(comparisons)
+        group = _HYPHEN_RE.sub(r">=\1 <=\2", group)
+        alternatives.append(tuple(_comparison(part, where) for part in _split_and(group)))
     return Constraint(text=text, alternatives=tuple(alternatives))
