@@ -179,9 +179,11 @@ def populate(cluster: MemoryCluster, objects: list[dict[str, Any]]) -> None:
         cluster.create(obj["kind"], obj)
 
 
-def load_scenario(path: str | None) -> Scenario:
+def load_scenario(path: str | None, start: datetime | None = None) -> Scenario:
+    """The scenario of ``path``; ``start`` (``--start``) replaces its own start, and
+    every ``at:`` counts from whichever start applies."""
     if path is None:
-        return Scenario()
+        return Scenario() if start is None else Scenario(start=start)
     try:
         data = yaml.safe_load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as error:
@@ -190,13 +192,14 @@ def load_scenario(path: str | None) -> Scenario:
         raise InputError([f"{path}: the scenario must be a mapping"])
     problems: list[str] = []
     _unknown(path, "", data, "", problems)
-    start = DEFAULT_START
+    override, start = start, DEFAULT_START
     if "start" in data:
         parsed = _time(data["start"])
         if parsed is None:
             problems.append(f"{path}: start: must be an RFC 3339 time")
         else:
             start = parsed
+    start = override or start
     until = DEFAULT_UNTIL
     if "until" in data:
         parsed_until = parse_duration(str(data["until"]), allow_days=True)
@@ -693,17 +696,17 @@ def run_cli(
     paths: list[str], scenario_path: str | None, until: str | None, start: str | None, output: str
 ) -> int:
     try:
-        scenario = load_scenario(scenario_path)
+        moment = None
+        if start is not None:
+            moment = parse_time(start)
+            if moment is None:
+                raise InputError([f"--start: {start!r} is not an RFC 3339 time"])
+        scenario = load_scenario(scenario_path, moment)
         if until is not None:
             parsed = parse_duration(until, allow_days=True)
             if parsed is None:
                 raise InputError([f"--until: {until!r} is not a duration such as 24h or 7d"])
             scenario = attrs.evolve(scenario, until=parsed)
-        if start is not None:
-            moment = parse_time(start)
-            if moment is None:
-                raise InputError([f"--start: {start!r} is not an RFC 3339 time"])
-            scenario = attrs.evolve(scenario, start=moment)
         objects = check_objects(load_manifests(paths))
         check_changes(objects, scenario.changes)
     except InputError as error:

@@ -191,6 +191,7 @@ class MemoryCluster:
         self.pending: list[_PendingJob] = []
         self.requests: dict[tuple[str, str], int] = {}
         self._version = 0
+        self._incarnations: dict[tuple[str, str, str], int] = {}
 
     # -- storage -------------------------------------------------------------------------
 
@@ -214,8 +215,12 @@ class MemoryCluster:
         key = (kind, namespace, meta["name"])
         if key in self.objects:
             raise AlreadyExistsError(f"{kind} {namespace}/{meta['name']} already exists")
+        # The uid follows the object's identity and how often it was created, never the
+        # order of creation: the same objects give the same uids (so the same Job names
+        # and poll times) whatever order the files were given in.
+        incarnation = self._incarnations[key] = self._incarnations.get(key, 0) + 1
         meta["uid"] = str(
-            uuid.uuid5(_UID_NAMESPACE, f"{kind}/{namespace}/{meta['name']}/{self._version}")
+            uuid.uuid5(_UID_NAMESPACE, f"{kind}/{namespace}/{meta['name']}/{incarnation}")
         )
         meta["resourceVersion"] = self._next_version()
         meta["generation"] = 1
