@@ -90,39 +90,59 @@ class Scenario:
 # --- loading --------------------------------------------------------------------------------
 
 
-def load_manifests(paths: Iterable[str]) -> list[tuple[str, int, dict[str, Any]]]:
-    """Every document from the YAML files and folders, with its file and index; a
-    scenario file found in a folder is skipped (it has no ``kind``)."""
+def load_manifests(
+    paths: Iterable[str], scenario: str | None = None, note: Callable[[str], None] | None = None
+) -> list[tuple[str, int, dict[str, Any]]]:
+    """Every document from the YAML files and folders, with its file and its index as
+    editors count (the first document is 1). A scenario found in a folder is skipped and
+    ``note`` says so (silently when it is the ``scenario`` given); a scenario named as a
+    manifest PATH is an error that says to use ``--scenario``."""
     problems: list[str] = []
     documents: list[tuple[str, int, dict[str, Any]]] = []
-    files: list[Path] = []
+    files: list[tuple[Path, bool]] = []  # (file, named on the command line)
     for given in paths:
         path = Path(given)
         if path.is_dir():
             # the folder's own files only: examples/features/* are scenarios of their own
-            files += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
+            files += sorted((p, False) for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
         elif path.is_file():
-            files.append(path)
+            files.append((path, True))
         else:
             problems.append(f"{given}: no such file or directory")
-    for file in files:
+    for file, named in files:
         try:
             loaded = list(yaml.safe_load_all(file.read_text()))
         except (yaml.YAMLError, UnicodeDecodeError) as error:
-            problems.append(f"{file}: not valid YAML: {_first_line(error)}")
+            problems.append(f"{_where(file, error)}: not valid YAML: {_first_line(error)}")
             continue
-        for index, document in enumerate(loaded):
+        for index, document in enumerate(loaded, start=1):
             if document is None:
                 continue
             if not isinstance(document, dict):
                 problems.append(f"{file} document {index}: must be a mapping")
                 continue
             if "kind" not in document and _looks_like_scenario(document):
+                if named:
+                    problems.append(f"{file}: this is a scenario: pass it with --scenario")
+                elif note is not None and not _same_file(file, scenario):
+                    note(f"{file}: skipped, a scenario (pass it with --scenario to use it)")
                 continue
             documents.append((str(file), index, document))
     if problems:
         raise InputError(problems)
     return documents
+
+
+def _where(file: Path, error: Exception) -> str:
+    """``file:line:column`` (1-based, as editors show) where YAML says the error is."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    if mark is None:
+        return str(file)
+    return f"{file}:{mark.line + 1}:{mark.column + 1}"
+
+
+def _same_file(file: Path, other: str | None) -> bool:
+    return other is not None and Path(other).exists() and file.samefile(other)
 
 
 def _looks_like_scenario(document: dict[str, Any]) -> bool:
@@ -187,7 +207,8 @@ def load_scenario(path: str | None, start: datetime | None = None) -> Scenario:
     try:
         data = yaml.safe_load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as error:
-        raise InputError([f"{path}: cannot read the scenario: {_first_line(error)}"]) from None
+        where = _where(Path(path), error)
+        raise InputError([f"{where}: cannot read the scenario: {_first_line(error)}"]) from None
     if not isinstance(data, dict):
         raise InputError([f"{path}: the scenario must be a mapping"])
     problems: list[str] = []
@@ -369,6 +390,30 @@ def _changes(path: str, items: Any, start: datetime, problems: list[str]) -> lis
             )
         )
     return sorted(changes, key=lambda c: c.at)
+
+
+def unmatched_registries(objects: list[dict[str, Any]], scenario: Scenario) -> list[str]:
+    """A scripted repository no bundle follows, and a bundle whose repository has no
+    script (it will only ever see an empty repository): likely typos."""
+    scripted = {repo for repo, _, _ in scenario.registry_events}
+    followed: dict[str, list[str]] = {}
+    for obj in objects:
+        if obj["kind"] == "WerfBundle":
+            url = str(obj["spec"]["registry"]["url"]).removeprefix("oci://")
+            key = f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
+            followed.setdefault(url, []).append(key)
+    found = [
+        f"registries[{repo!r}] is scripted but no bundle follows it"
+        for repo in sorted(scripted)
+        if repo not in followed
+    ]
+    if scenario.registry_events or scenario.changes:  # a bare run scripts nothing on purpose
+        found += [
+            f"{', '.join(keys)}: its repository {url} has no script (it stays empty)"
+            for url, keys in sorted(followed.items())
+            if url not in scripted
+        ]
+    return found
 
 
 def check_changes(objects: list[dict[str, Any]], changes: tuple[Change, ...]) -> None:
@@ -707,12 +752,16 @@ def run_cli(
             if parsed is None:
                 raise InputError([f"--until: {until!r} is not a duration such as 24h or 7d"])
             scenario = attrs.evolve(scenario, until=parsed)
-        objects = check_objects(load_manifests(paths))
+        notes: list[str] = []
+        objects = check_objects(load_manifests(paths, scenario_path, notes.append))
         check_changes(objects, scenario.changes)
+        notes += unmatched_registries(objects, scenario)
     except InputError as error:
         for problem in error.problems:
             print(f"werfop simulate: {problem}", file=sys.stderr)
         return 2
+    for text in notes:  # worth a look, but the run means what it says: exit 0
+        print(f"werfop simulate: warning: {text}", file=sys.stderr)
     progress = sys.stderr if sys.stderr.isatty() else None
     report = (JsonReport if output == "json" else TextReport)(sys.stdout)
     try:

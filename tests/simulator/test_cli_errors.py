@@ -25,9 +25,9 @@ def test_invalid_bundle_is_reported_with_file_document_and_field(tmp_path):
     )
     done = _simulate(str(bad))
     assert 2 == done.returncode
-    assert f"{bad} document 1 (b): spec.registry.url:" in done.stderr
+    assert f"{bad} document 2 (b): spec.registry.url:" in done.stderr  # counted from 1
     assert (
-        f"{bad} document 1 (b): spec.registry.pollInterval: must be between 30s and 24h"
+        f"{bad} document 2 (b): spec.registry.pollInterval: must be between 30s and 24h"
         in done.stderr
     )
     assert "" == done.stdout

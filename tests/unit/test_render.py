@@ -122,14 +122,14 @@ def test_each_kind_renders_its_command_and_json_is_a_list(
         pytest.param(
             lambda objs: objs.pop(2),
             [],
-            "shop.yaml document 3 (shop): spec.converge.secretKeySecretRef.name: "
+            "shop.yaml document 4 (shop): spec.converge.secretKeySecretRef.name: "
             "Secret default/shop-werf-key not found",
             id="missing-secret",
         ),
         pytest.param(
             lambda objs: objs[-1]["spec"]["converge"].update(timeout="2d"),
             [],
-            "shop.yaml document 4 (shop): spec.converge.timeout:",
+            "shop.yaml document 5 (shop): spec.converge.timeout:",
             id="bad-field",
         ),
         pytest.param(lambda objs: None, ["--tag", "no tag"], "--tag: 'no tag'", id="bad-tag"),

@@ -147,3 +147,50 @@ def test_every_shipped_scenario_is_still_accepted():
     root = Path(__file__).resolve().parents[2] / "examples"
     for path in [root / "scenario.yaml", *sorted(root.glob("features/*/scenario.yaml"))]:
         load_scenario(str(path))  # raises InputError on any unknown key or type
+
+
+def test_a_scenario_named_as_a_manifest_is_refused_and_one_in_a_folder_is_skipped_aloud(
+    tmp_path: Path, capsys
+):
+    (tmp_path / "bundle.yaml").write_text(BUNDLE)
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(yaml.safe_dump({"until": "1h"}))
+
+    named = main(["simulate", str(tmp_path / "bundle.yaml"), str(scenario)])
+    named_err = capsys.readouterr().err
+    folder = main(["simulate", str(tmp_path), "--until", "1h"])
+    folder_err = capsys.readouterr().err
+    given = main(["simulate", str(tmp_path), "--scenario", str(scenario)])
+    given_err = capsys.readouterr().err
+
+    assert (2, 0, 0) == (named, folder, given)
+    assert f"{scenario}: this is a scenario: pass it with --scenario" in named_err
+    assert f"{scenario}: skipped, a scenario" in folder_err
+    assert "skipped" not in given_err
+
+
+def test_yaml_errors_name_file_line_and_column(tmp_path: Path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [x}\n")
+
+    code = main(["simulate", str(bad)])
+
+    assert 2 == code
+    assert f"{bad}:3:" in capsys.readouterr().err
+
+
+def test_a_scripted_registry_no_bundle_follows_is_a_warning_not_an_error(tmp_path: Path, capsys):
+    (tmp_path / "bundle.yaml").write_text(BUNDLE)
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        yaml.safe_dump({"registries": {"ghcr.io/acme/shp": [{"push": {"tag": "1.0.0"}}]}})
+    )
+
+    code = main(
+        ["simulate", str(tmp_path / "bundle.yaml"), "--scenario", str(scenario), "--until", "1h"]
+    )
+
+    err = capsys.readouterr().err
+    assert 0 == code
+    assert "warning: registries['ghcr.io/acme/shp'] is scripted but no bundle follows it" in err
+    assert "warning: default/shop: its repository ghcr.io/acme/shop has no script" in err
