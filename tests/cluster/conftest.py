@@ -1,15 +1,9 @@
-"""The real control plane under the cluster tier: one per pytest session (etcd,
-kube-apiserver and kube-controller-manager built from their Go modules, and the pod
-completer), a namespace per test, everything stopped at the end even when a test fails.
-
-Set WERFOP_CLUSTER_DIR to a folder where ``make cluster-up`` runs one to reuse it
-(it is then left running). Never skips: a missing binary fails the tier with the command
-that builds it.
-"""
+"""The cluster tier's fixtures on top of the session's real control plane
+(``support.cluster_fixtures``: plane, admin, core, deployed): a namespace per test,
+``werfop run`` as deploy/'s ServiceAccount, the pod completer's rules, and waiting."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 import uuid
@@ -19,11 +13,11 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from deploy.manifests import NAMESPACE, ROOT, SERVICE_ACCOUNT
-from support import controlplane, hostnames
+from support import hostnames
 from support.controlplane import ControlPlane
 from support.operator import Operator, status_of
 from support.realapi import RealApi
@@ -43,35 +37,6 @@ __all__ = [
 ]
 
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture(scope="session")
-def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    reuse = os.environ.get("WERFOP_CLUSTER_DIR")
-    if reuse:
-        yield controlplane.attach(Path(reuse))
-        return
-    folder = tmp_path_factory.mktemp("controlplane")
-    try:
-        started = controlplane.start(folder)
-    except RuntimeError as error:
-        pytest.fail(f"the control plane did not start: {error}", pytrace=False)
-    try:
-        yield started
-    finally:
-        controlplane.stop(folder, remove=False)
-
-
-@pytest.fixture(scope="session")
-def api_client(plane: ControlPlane) -> Iterator[client.ApiClient]:
-    made = config.new_client_from_config(config_file=str(plane.kubeconfig))
-    yield made
-    made.close()
-
-
-@pytest.fixture(scope="session")
-def core(api_client: client.ApiClient) -> client.CoreV1Api:
-    return client.CoreV1Api(api_client)
 
 
 @pytest.fixture
@@ -128,14 +93,6 @@ def kubectl(plane: ControlPlane):  # type: ignore[no-untyped-def]
     return run
 
 
-@pytest.fixture(scope="session")
-def admin(plane: ControlPlane) -> Iterator[RealApi]:
-    """The real API server as its admin (``system:masters``)."""
-    api = RealApi(plane.server, plane.admin_token, plane.ca_pem)
-    yield api
-    api.close()
-
-
 def token_for(core: client.CoreV1Api, namespace: str, account: str, hours: int = 2) -> str:
     """A TokenRequest token for ``namespace/account``: requests are authorised exactly as
     that ServiceAccount's RBAC says."""
@@ -147,41 +104,6 @@ def token_for(core: client.CoreV1Api, namespace: str, account: str, hours: int =
         ),
     )
     return str(made.status.token)
-
-
-@pytest.fixture(scope="session")
-def deployed(plane) -> None:  # type: ignore[no-untyped-def]
-    """Everything in deploy/ applied once per session, as `make deploy` does (without its
-    rollout wait: no kubelet runs the operator's own pods here)."""
-    rendered = subprocess.run(
-        [str(ROOT / "deploy/scripts/kustomize.sh"), "werfop:0.1.0"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "KUBECONFIG": str(plane.kubeconfig)},
-    ).stdout
-    for _ in range(2):  # the policy's binding may need the CRD established first
-        applied = subprocess.run(
-            ["kubectl", f"--kubeconfig={plane.kubeconfig}", "apply", "-f", "-"],
-            input=rendered,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if applied.returncode == 0:
-            break
-        subprocess.run(
-            [
-                "kubectl",
-                f"--kubeconfig={plane.kubeconfig}",
-                "wait",
-                "--for=condition=Established",
-                "crd/werfbundles.werf.io",
-                "--timeout=60s",
-            ],
-            check=False,
-        )
-    assert 0 == applied.returncode, applied.stderr
 
 
 @pytest.fixture(scope="session")
