@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from kubernetes.client.rest import ApiException
 from deploy.manifests import NAMESPACE, ROOT, SERVICE_ACCOUNT
 from support import hostnames
 from support.controlplane import ControlPlane
-from support.operator import Operator, status_of
+from support.operator import Operator, operator_pool, status_of, wait_for
 from support.realapi import RealApi
 from support.registry.fixtures import (
     basic_registry_fixture,
@@ -60,18 +59,6 @@ def _has_account(core: client.CoreV1Api, namespace: str, name: str) -> bool:
         return True
     except ApiException:
         return False
-
-
-def wait_for(predicate, seconds: float, what: str, interval: float = 0.2):  # type: ignore[no-untyped-def]
-    """Poll ``predicate`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {seconds} s waiting for {what}", pytrace=False)
-        time.sleep(interval)
 
 
 @pytest.fixture
@@ -118,29 +105,14 @@ def operator_kubeconfig(plane, core, deployed, tmp_path_factory) -> Path:  # typ
 @pytest.fixture
 def operators(tmp_path: Path, operator_kubeconfig: Path) -> Iterator[Callable[..., Operator]]:
     """Start ``werfop run`` processes as the operator account; all stopped at teardown."""
-    started: list[Operator] = []
-
-    def start(*args: str) -> Operator:
-        operator = Operator(
-            operator_kubeconfig,
-            tmp_path / f"operator-{len(started)}.log",
-            list(args),
-            {
-                "POD_NAMESPACE": NAMESPACE,
-                # the names the tests' DNS knows (support.hostnames), as cluster DNS would
-                "PYTHONPATH": f"{hostnames.sitecustomize_dir(tmp_path / 'site')}:{ROOT / 'tests'}",
-                hostnames.ENV: hostnames.as_env({TLS_BASIC_NAME: "127.0.0.1"}),
-            },
-        )
-        started.append(operator)
-        return operator
-
-    yield start
-    for operator in started:
-        try:
-            operator.terminate(timeout=12)
-        except subprocess.TimeoutExpired:
-            operator.kill()
+    env = {
+        "POD_NAMESPACE": NAMESPACE,
+        # the names the tests' DNS knows (support.hostnames), as cluster DNS would
+        "PYTHONPATH": f"{hostnames.sitecustomize_dir(tmp_path / 'site')}:{ROOT / 'tests'}",
+        hostnames.ENV: hostnames.as_env({TLS_BASIC_NAME: "127.0.0.1"}),
+    }
+    with operator_pool(tmp_path) as start:
+        yield lambda *args: start(operator_kubeconfig, *args, env=env)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ objects the tests create."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -10,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,29 @@ class Operator:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(10)
+
+
+@contextlib.contextmanager
+def operator_pool(folder: Path) -> Iterator[Callable[..., Operator]]:
+    """``start(kubeconfig, *args, env=...)`` starts a ``werfop run`` with its log in
+    ``folder``; every one started is stopped (SIGTERM, then SIGKILL) on leaving."""
+    started: list[Operator] = []
+
+    def start(kubeconfig: Path, *args: str, env: dict[str, str] | None = None) -> Operator:
+        operator = Operator(
+            kubeconfig, folder / f"operator-{len(started)}.log", list(args), env or {}
+        )
+        started.append(operator)
+        return operator
+
+    try:
+        yield start
+    finally:
+        for operator in started:
+            try:
+                operator.terminate(timeout=12)
+            except subprocess.TimeoutExpired:
+                operator.kill()
 
 
 def bundle(name: str, url: str, namespace: str = "default", **spec: Any) -> dict[str, Any]:

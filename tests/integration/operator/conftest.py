@@ -3,7 +3,6 @@ API test server (tests/kubeapi) and the real distribution registry (tests/suppor
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import pytest
 
 from kubeapi.fixtures import kube_api, kube_api_factory
 from kubeapi.jobcontroller import JobController
-from support.operator import Operator
+from support.operator import Operator, operator_pool
 from support.registry.fixtures import plain_registry_fixture, repo_name_fixture
 
 __all__ = ["kube_api", "kube_api_factory", "plain_registry_fixture", "repo_name_fixture"]
@@ -21,21 +20,8 @@ __all__ = ["kube_api", "kube_api_factory", "plain_registry_fixture", "repo_name_
 @pytest.fixture
 def operators(tmp_path: Path) -> Iterator[Callable[..., Operator]]:
     """Start operators; every one is stopped (SIGTERM, then SIGKILL) at teardown."""
-    started: list[Operator] = []
-
-    def start(kubeconfig: Path, *args: str, env: dict[str, str] | None = None) -> Operator:
-        operator = Operator(
-            kubeconfig, tmp_path / f"operator-{len(started)}.log", list(args), env or {}
-        )
-        started.append(operator)
-        return operator
-
-    yield start
-    for operator in started:
-        try:
-            operator.terminate(timeout=12)
-        except subprocess.TimeoutExpired:
-            operator.kill()
+    with operator_pool(tmp_path) as start:
+        yield start
 
 
 @pytest.fixture
