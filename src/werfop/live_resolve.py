@@ -22,6 +22,35 @@ from werfop.core.ports import Credentials, Repository
 from werfop.core.versions import Policy, select
 from werfop.resolve import why_nothing
 
+# The registry adapter speaks to the operator's users (spec fields, Secrets); the CLI
+# speaks in its flags. Longer phrases first.
+_CLI_WORDS = (
+    (
+        "the Secret referenced by spec.registry.secretRef",
+        "--username/--password-stdin or --docker-config",
+    ),
+    ("the Secret named by spec.registry.caSecretRef", "--ca-file"),
+    (
+        "set spec.registry.secretRef to a Secret with credentials",
+        "give --username with --password-stdin, or --docker-config",
+    ),
+    ("spec.registry.secretRef", "--username/--password-stdin or --docker-config"),
+    ("spec.registry.caSecretRef", "--ca-file"),
+    ("spec.registry.insecure", "--insecure"),
+    ("spec.registry.url", "REPOSITORY"),
+)
+
+
+def cli_words(message: str, docker_config: str | None = None) -> str:
+    """``message`` with the operator's words (spec fields, Secrets) in the CLI's."""
+    for spec_words, flag_words in _CLI_WORDS:
+        message = message.replace(spec_words, flag_words)
+    if docker_config:
+        message = message.replace(f"Secret /{docker_config}", f"--docker-config {docker_config}")
+        message = message.replace("the .dockerconfigjson", "the file's")
+        message = message.replace(".dockerconfigjson", "the file")
+    return message
+
 
 def _credentials(args: argparse.Namespace, host: str) -> Credentials | str | None:
     if args.password_stdin:
@@ -40,7 +69,9 @@ def _credentials(args: argparse.Namespace, host: str) -> Credentials | str | Non
             "data": {".dockerconfigjson": base64.b64encode(raw).decode()},
         }
         found = credentials_from_secret(secret, host, path="--docker-config")
-        return found.message if isinstance(found, FieldProblem) else found
+        if isinstance(found, FieldProblem):
+            return cli_words(found.message, args.docker_config)
+        return found
     if args.username:
         return "--username needs --password-stdin"
     return None
@@ -64,7 +95,9 @@ def resolve_live(args: argparse.Namespace, policy: Policy) -> int:
     with HttpxRegistry() as registry:
         listing = registry.list_tags(repository)
         if isinstance(listing, RegistryUnavailable):
-            print(f"werfop resolve: {listing.reason}: {listing.message}", file=sys.stderr)
+            print(
+                f"werfop resolve: {listing.reason}: {cli_words(listing.message)}", file=sys.stderr
+            )
             return 1
         requests = listing.requests
         selection = select(listing.tags, policy)  # the policy was checked before any call
@@ -72,7 +105,9 @@ def resolve_live(args: argparse.Namespace, policy: Policy) -> int:
         if selection.selected is not None:
             answer = registry.resolve_digest(repository, selection.selected)
             if isinstance(answer, RegistryUnavailable):
-                print(f"werfop resolve: {answer.reason}: {answer.message}", file=sys.stderr)
+                print(
+                    f"werfop resolve: {answer.reason}: {cli_words(answer.message)}", file=sys.stderr
+                )
                 return 1
             digest, requests = answer.digest, requests + answer.requests
     document: dict[str, object] = {

@@ -84,3 +84,36 @@ def test_a_selection_carries_no_reason(capsys):
     main(["resolve", "--tags", "1.0.0,2.0.0"])
 
     assert "reason" not in json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param(
+            '{"auths": {"127.0.0.1:1": {"registrytoken": "x"}}}',
+            "--docker-config {path}: the file's entry for 127.0.0.1:1 has only a registrytoken",
+            id="registrytoken",
+        ),
+        pytest.param("{bad", "--docker-config {path}: the file is not valid JSON", id="json"),
+    ],
+)
+def test_docker_config_problems_speak_of_the_flag_not_a_secret(tmp_path, capsys, content, message):
+    path = tmp_path / "config.json"
+    path.write_text(content)
+
+    code = main(["resolve", "127.0.0.1:1/x", "--docker-config", str(path)])
+
+    err = capsys.readouterr().err
+    assert 2 == code
+    assert message.format(path=path) in err
+    assert "Secret" not in err
+
+
+def test_registry_messages_name_flags_not_spec_fields():
+    from werfop.live_resolve import cli_words
+
+    assert "unset --insecure" in cli_words("for plain HTTP; unset spec.registry.insecure")
+    assert "in --ca-file" in cli_words(
+        "that signed it in the Secret named by spec.registry.caSecretRef"
+    )
+    assert "check REPOSITORY" in cli_words("check spec.registry.url")
