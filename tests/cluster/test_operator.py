@@ -95,3 +95,43 @@ def test_the_operator_account_may_not_list_secrets_cluster_wide(plane, operator_
 
     assert 403 == refused.value.response.status_code
     assert isinstance(allowed, list)
+
+
+def test_kubectl_get_wb_tells_the_story_and_wide_adds_url_target_sync_and_suspended(
+    admin, operators, plain_registry, repo_name, namespace, kubectl
+):
+    plain_registry.pusher.push_chart(repo_name, "1.0.0")
+    url = f"{plain_registry.host}/{repo_name}"
+    admin.create("werfbundles", bundle("shop", url, namespace))
+    admin.create(
+        "werfbundles",
+        bundle("broken", url, namespace, registry={"versionConstraint": ">=banana"}),
+    )
+    operators().wait_ready(timeout=60)
+    wait_for(synced_on(admin, "shop", namespace, "1.0.0"), 90, "Synced on 1.0.0")
+    wait_for(lambda: status_of(admin, "broken", namespace).get("phase") == "Failed", 90, "Failed")
+
+    plain = kubectl("get", "wb", "-n", namespace).stdout.splitlines()
+    wide = kubectl("get", "wb", "-n", namespace, "-o", "wide").stdout.splitlines()
+
+    assert ["NAME", "PHASE", "DESIRED", "APPLIED", "READY", "MESSAGE", "AGE"] == plain[0].split()
+    assert [
+        "NAME",
+        "PHASE",
+        "DESIRED",
+        "APPLIED",
+        "READY",
+        "MESSAGE",
+        "AGE",
+        "URL",
+        "TARGET",
+        "LAST",
+        "SYNC",
+        "SUSPENDED",
+    ] == wide[0].split()
+    broken = next(line for line in plain if line.startswith("broken "))
+    shop = next(line for line in wide if line.startswith("shop "))
+    assert "spec.registry.versionConstraint" in broken
+    assert url in shop.split()
+    assert namespace in shop.split()
+    assert shop.split()[-1] in ("<none>", "false")  # Suspended, when spec.suspend is unset

@@ -64,7 +64,22 @@ def render_crd() -> dict[str, Any]:
             "type": "string",
             "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
         },
+        {
+            "name": "Message",
+            "type": "string",
+            "jsonPath": '.status.conditions[?(@.type=="Ready")].message',
+        },
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        # kubectl get wb -o wide
+        {"name": "URL", "type": "string", "jsonPath": ".spec.registry.url", "priority": 1},
+        {
+            "name": "Target",
+            "type": "string",
+            "jsonPath": ".status.resolvedTargetNamespace",
+            "priority": 1,
+        },
+        {"name": "Last Sync", "type": "date", "jsonPath": ".status.lastSyncTime", "priority": 1},
+        {"name": "Suspended", "type": "boolean", "jsonPath": ".spec.suspend", "priority": 1},
     ]
     root = {
         "description": "WerfBundle follows an OCI repository of werf bundles and deploys the "
