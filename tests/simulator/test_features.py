@@ -65,6 +65,23 @@ def test_drift_is_corrected_twice_then_given_up():
     assert "True" == conditions["Ready"]["status"]  # the applied version is still 3.1.0
 
 
+def test_drift_checks_keep_their_interval_after_the_corrections_gave_up():
+    """Regression: after DriftCorrectionFailed the checks followed the poll pace (02:04,
+    02:46, 03:41 with interval 30m and pollInterval 1h), not the interval."""
+    document = _run("drift")
+
+    # each check runs 30 minutes after the previous one finished (a check takes 1 min)
+    assert [
+        "2026-01-01T00:31:00Z",
+        "2026-01-01T01:02:00Z",
+        "2026-01-01T01:33:00Z",
+        "2026-01-01T02:04:00Z",
+        "2026-01-01T02:35:00Z",
+        "2026-01-01T03:06:00Z",
+        "2026-01-01T03:37:00Z",
+    ] == _times(_of(document, "DriftCheckStarted"))
+
+
 def test_rollback_holds_an_older_version_until_the_annotation_goes():
     document = _run("rollback")
     created = [(e["time"][:13], e["tag"]) for e in _of(document, "JobCreated")]

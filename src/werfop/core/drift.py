@@ -98,6 +98,10 @@ def step(p: _Pass, spec: BundleSpec, status: BundleStatus, drifted: bool) -> Bun
             p._note("DriftCorrection", tag=key[0], correction=status.drift_corrections + 1)
             started, _ = p._start_job(spec, status, key)
             return attrs.evolve(started, drift_corrections=status.drift_corrections + 1)
+        # No correction, but the checks go on every interval (not at the poll's pace).
+        checked = status.last_drift_check_time or status.last_sync_time
+        if checked is not None:
+            p.wake.append(checked + drift.interval)
         failed = status.condition(CORRECTION_FAILED)
         if failed is None or failed.status != "True":
             p._note("DriftCorrectionFailed", tag=key[0], corrections=status.drift_corrections)
