@@ -220,10 +220,12 @@ def test_printer_columns_short_names_and_status_subresource():
     crd = load_crd()
     (version,) = crd["spec"]["versions"]
     columns = {c["name"]: c["jsonPath"] for c in version["additionalPrinterColumns"]}
+    wide = [c["name"] for c in version["additionalPrinterColumns"] if c.get("priority") == 1]
 
     assert ["wb", "wbs"] == crd["spec"]["names"]["shortNames"]
     assert {"status": {}} == version["subresources"]
-    assert ["Phase", "Desired", "Applied", "Ready", "Age"] == list(columns)
+    assert ["Phase", "Desired", "Applied", "Ready", "Message", "Age", *wide] == list(columns)
+    assert ["URL", "Target", "Last Sync", "Suspended"] == wide
     for name, json_path in columns.items():
         field = json_path.split("[")[0].lstrip(".")
         if not field.startswith("metadata"):
