@@ -1,8 +1,12 @@
-"""Shared test configuration: Hypothesis profiles (HYPOTHESIS_PROFILE=dev|ci)."""
+"""Shared test configuration: Hypothesis profiles (HYPOTHESIS_PROFILE=dev|ci), and the
+real control plane's session fixtures (``support.planefixtures``), so that every tier
+using it shares one control plane per session."""
 
 import os
 
 from hypothesis import HealthCheck, settings
+
+pytest_plugins = ["support.planefixtures"]
 
 settings.register_profile("dev", max_examples=60, deadline=None)
 settings.register_profile(

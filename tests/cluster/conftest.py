@@ -1,15 +1,15 @@
-"""The real control plane under the cluster tier: one per pytest session (etcd,
-kube-apiserver and kube-controller-manager built from their Go modules, and the pod
-completer), a namespace per test, everything stopped at the end even when a test fails.
+"""The cluster tier's fixtures over the real control plane: a namespace per test, kubectl,
+the admin facade, deploy/'s operator account and ``werfop run`` processes.
 
-Set WERFOP_CLUSTER_DIR to a folder where ``make cluster-up`` runs one to reuse it
-(it is then left running). Never skips: a missing binary fails the tier with the command
-that builds it.
+The session fixtures ``plane`` (one control plane per pytest session, stopped at the end
+even when a test fails; WERFOP_CLUSTER_DIR reuses one that ``make cluster-up`` runs) and
+``deployed`` (deploy/ applied) live in ``support.planefixtures``, shared with the cluster
+port's contract suite. Never skips: a missing binary fails the tier with the command that
+builds it.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 import uuid
@@ -22,8 +22,7 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-from deploy.manifests import NAMESPACE, ROOT, SERVICE_ACCOUNT
-from support import controlplane
+from deploy.manifests import NAMESPACE, SERVICE_ACCOUNT
 from support.controlplane import ControlPlane
 from support.operator import Operator, status_of
 from support.realapi import RealApi
@@ -42,23 +41,6 @@ __all__ = [
 ]
 
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture(scope="session")
-def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    reuse = os.environ.get("WERFOP_CLUSTER_DIR")
-    if reuse:
-        yield controlplane.attach(Path(reuse))
-        return
-    folder = tmp_path_factory.mktemp("controlplane")
-    try:
-        started = controlplane.start(folder)
-    except RuntimeError as error:
-        pytest.fail(f"the control plane did not start: {error}", pytrace=False)
-    try:
-        yield started
-    finally:
-        controlplane.stop(folder, remove=False)
 
 
 @pytest.fixture(scope="session")
@@ -146,41 +128,6 @@ def token_for(core: client.CoreV1Api, namespace: str, account: str, hours: int =
         ),
     )
     return str(made.status.token)
-
-
-@pytest.fixture(scope="session")
-def deployed(plane) -> None:  # type: ignore[no-untyped-def]
-    """Everything in deploy/ applied once per session, as `make deploy` does (without its
-    rollout wait: no kubelet runs the operator's own pods here)."""
-    rendered = subprocess.run(
-        [str(ROOT / "deploy/scripts/kustomize.sh"), "werfop:0.1.0"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "KUBECONFIG": str(plane.kubeconfig)},
-    ).stdout
-    for _ in range(2):  # the policy's binding may need the CRD established first
-        applied = subprocess.run(
-            ["kubectl", f"--kubeconfig={plane.kubeconfig}", "apply", "-f", "-"],
-            input=rendered,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if applied.returncode == 0:
-            break
-        subprocess.run(
-            [
-                "kubectl",
-                f"--kubeconfig={plane.kubeconfig}",
-                "wait",
-                "--for=condition=Established",
-                "crd/werfbundles.werf.io",
-                "--timeout=60s",
-            ],
-            check=False,
-        )
-    assert 0 == applied.returncode, applied.stderr
 
 
 @pytest.fixture(scope="session")
