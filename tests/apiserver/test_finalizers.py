@@ -43,19 +43,6 @@ def test_deleting_again_while_finalizing_changes_nothing(custom):
     assert first == second
 
 
-def test_removing_the_last_finalizer_deletes_the_object(custom):
-    create_bundle(custom, "b", finalizers=[FINALIZER])
-    delete_bundle(custom, "b")
-
-    custom.patch_namespaced_custom_object(
-        GROUP, VERSION, NAMESPACE, PLURAL, "b", {"metadata": {"finalizers": None}}
-    )
-
-    with pytest.raises(ApiException) as caught:
-        get_bundle(custom, "b")
-    assert 404 == caught.value.status
-
-
 def test_removing_one_of_two_finalizers_keeps_the_object(custom):
     create_bundle(custom, "b", finalizers=[FINALIZER, "other/keep"])
     delete_bundle(custom, "b")
@@ -65,24 +52,6 @@ def test_removing_one_of_two_finalizers_keeps_the_object(custom):
     )
 
     assert ["other/keep"] == get_bundle(custom, "b")["metadata"]["finalizers"]
-
-
-def test_adding_a_finalizer_while_deleting_fails_with_422(custom):
-    create_bundle(custom, "b", finalizers=[FINALIZER])
-    delete_bundle(custom, "b")
-
-    with pytest.raises(ApiException) as caught:
-        custom.patch_namespaced_custom_object(
-            GROUP,
-            VERSION,
-            NAMESPACE,
-            PLURAL,
-            "b",
-            {"metadata": {"finalizers": [FINALIZER, "late/one"]}},
-        )
-
-    assert 422 == caught.value.status
-    assert "metadata.finalizers" == status(caught.value)["details"]["causes"][0]["field"]
 
 
 def test_delete_accepts_a_propagation_policy_in_the_body(custom):

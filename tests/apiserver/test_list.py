@@ -44,30 +44,6 @@ def test_list_of_a_builtin_type_carries_no_kind_in_its_items(core):
     assert (None, None) == (item.kind, item.api_version)
 
 
-@pytest.mark.parametrize(
-    ("selector", "expected"),
-    [
-        ("app=web", ["web"]),
-        ("app==web", ["web"]),
-        ("app!=web", ["api", "db"]),
-        ("tier", ["api", "web"]),
-        ("!tier", ["db"]),
-        ("app in (web,db)", ["db", "web"]),
-        ("app notin (web,db)", ["api"]),
-        ("tier notin (front)", ["api", "db"]),
-        ("app in (web,api),tier=back", ["api"]),
-        ("", ["api", "db", "web"]),
-    ],
-)
-@pytest.mark.usefixtures("labelled")
-def test_label_selector_selects(custom, selector, expected):
-    listing = custom.list_namespaced_custom_object(
-        GROUP, VERSION, NAMESPACE, PLURAL, label_selector=selector
-    )
-
-    assert expected == names(listing)
-
-
 @pytest.mark.usefixtures("labelled")
 def test_malformed_label_selector_fails_with_400(custom):
     with pytest.raises(ApiException) as caught:

@@ -29,16 +29,6 @@ def test_merge_patch_merges_maps_and_null_deletes_a_key(custom):
     assert {"chart": "app", "values": {"b": 2, "c": 3}} == patched["spec"]
 
 
-def test_merge_patch_replaces_lists(custom):
-    create_bundle(custom, "b", finalizers=["one", "two"])
-
-    patched = custom.patch_namespaced_custom_object(
-        GROUP, VERSION, NAMESPACE, PLURAL, "b", {"metadata": {"finalizers": ["three"]}}
-    )
-
-    assert ["three"] == patched["metadata"]["finalizers"]
-
-
 def test_strategic_merge_patch_merges_containers_by_name(core):
     core.create_namespaced_pod(NAMESPACE, pod("p", "app", "sidecar"))
 
@@ -170,46 +160,6 @@ def test_json_patch_test_op_on_resource_version_gives_optimistic_locking(custom)
         )
 
     assert 422 == caught.value.status
-
-
-def test_merge_patch_with_a_stale_resource_version_fails_with_409_conflict(custom):
-    created = create_bundle(custom, "b")
-    custom.patch_namespaced_custom_object(
-        GROUP, VERSION, NAMESPACE, PLURAL, "b", {"spec": {"chart": "newer"}}
-    )
-
-    with pytest.raises(ApiException) as caught:
-        custom.patch_namespaced_custom_object(
-            GROUP,
-            VERSION,
-            NAMESPACE,
-            PLURAL,
-            "b",
-            {
-                "metadata": {"resourceVersion": created["metadata"]["resourceVersion"]},
-                "spec": {"chart": "stale"},
-            },
-        )
-
-    assert (409, "Conflict") == (caught.value.status, status(caught.value)["reason"])
-
-
-def test_merge_patch_with_the_current_resource_version_succeeds(custom):
-    created = create_bundle(custom, "b")
-
-    patched = custom.patch_namespaced_custom_object(
-        GROUP,
-        VERSION,
-        NAMESPACE,
-        PLURAL,
-        "b",
-        {
-            "metadata": {"resourceVersion": created["metadata"]["resourceVersion"]},
-            "spec": {"chart": "fresh"},
-        },
-    )
-
-    assert "fresh" == patched["spec"]["chart"]
 
 
 def test_patching_a_missing_object_fails_with_404(custom):

@@ -55,15 +55,6 @@ def test_spec_written_through_the_status_subresource_is_ignored(custom):
     assert "labels" not in patched["metadata"]
 
 
-def test_status_write_bumps_resource_version_but_not_generation(custom):
-    created = create_bundle(custom, "b")
-
-    patched = patch_bundle_status(custom, "b", {"status": {"observedGeneration": 1}})
-
-    assert 1 == patched["metadata"]["generation"]
-    assert int(patched["metadata"]["resourceVersion"]) > int(created["metadata"]["resourceVersion"])
-
-
 def test_generation_bumps_on_spec_changes_only(custom):
     create_bundle(custom, "b", {"chart": "app"})
 
@@ -74,18 +65,6 @@ def test_generation_bumps_on_spec_changes_only(custom):
     assert [1, 2, 2] == [
         o["metadata"]["generation"] for o in (after_labels, after_spec, after_same_spec)
     ]
-
-
-def test_replace_of_the_status_subresource_changes_only_status(custom):
-    created = create_bundle(custom, "b", {"chart": "app"})
-    created["spec"] = {"chart": "hijacked"}
-    created["status"] = {"phase": "Ready"}
-
-    replaced = custom.replace_namespaced_custom_object_status(
-        GROUP, VERSION, NAMESPACE, PLURAL, "b", created
-    )
-
-    assert ({"chart": "app"}, {"phase": "Ready"}) == (replaced["spec"], replaced["status"])
 
 
 def test_status_survives_a_replace_of_the_main_resource(custom):

@@ -8,7 +8,10 @@ type (generation tracking, status isolation, what a DELETE returns, custom-resou
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from werfop.api.codec import validate_spec
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 COMMON_FIELDS = frozenset({"metadata.name", "metadata.namespace"})
@@ -58,6 +61,8 @@ class ResourceType:
     custom: bool = False  # CRD rules: no strategic merge patch, no unconditional PUT
     return_deleted_object: bool = False  # DELETE returns the object instead of a Status
     default_propagation: str = "Background"  # what a DELETE without propagationPolicy does
+    # A CRD's structural defaults: the spec as stored, or None to store it as given.
+    default_spec: Callable[[Any], Any | None] | None = None
 
     @property
     def api_version(self) -> str:
@@ -149,7 +154,18 @@ WERFBUNDLES = ResourceType(
     ("status",),
     tracks_generation=True,
     custom=True,
+    default_spec=lambda spec: _werfbundle_defaults(spec),
 )
+
+
+def _werfbundle_defaults(spec: Any) -> Any | None:
+    """The spec with the CRD's defaults (the CRD is rendered from the same schema); None
+    for a spec with problems (the real server would have rejected it; kept as given)."""
+    if not isinstance(spec, dict):
+        return None
+    defaulted, problems = validate_spec(spec)
+    return None if problems else defaulted
+
 
 DEFAULT_RESOURCES: tuple[ResourceType, ...] = (
     NAMESPACES,

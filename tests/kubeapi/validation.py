@@ -73,6 +73,10 @@ def apply_create_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
 
 def normalize(rt: ResourceType, obj: dict[str, Any]) -> None:
     """Conversions applied on every write (create and update)."""
+    if rt.default_spec is not None and "spec" in obj:
+        defaulted = rt.default_spec(obj["spec"])
+        if defaulted is not None:
+            obj["spec"] = defaulted
     if rt == SECRETS:
         obj.setdefault("type", "Opaque")
         string_data = obj.pop("stringData", None) or {}

@@ -245,7 +245,7 @@ class KubernetesApi:
         except ConflictError:
             self.refresh_bundle(namespace, name)
             raise
-        self.bundles.put(updated, only_if_newer=True)
+        self._remember(updated)
         return updated
 
     def replace_bundle_status(
@@ -267,8 +267,18 @@ class KubernetesApi:
         except ConflictError:
             self.refresh_bundle(namespace, name)
             raise
-        self.bundles.put(updated, only_if_newer=True)
+        self._remember(updated)
         return updated
+
+    def _remember(self, updated: Obj) -> None:
+        """Cache a bundle a write returned, unless that write ended its deletion (the
+        last finalizer removed): the server has deleted it, the answer is its last
+        state, and caching it would keep a bundle that no longer exists."""
+        meta = updated.get("metadata") or {}
+        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            self.bundles.drop(meta.get("namespace", ""), meta.get("name", ""))
+            return
+        self.bundles.put(updated, only_if_newer=True)
 
     # -- Jobs ----------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 Role: ``MemoryCluster`` keeps Kubernetes objects the way the API server does
 (``resourceVersion``, ``uid``, ``generation`` bumped on spec changes only, finalizers
-and ``deletionTimestamp``, label selectors, conflicts on stale writes, owner-reference
+and ``deletionTimestamp`` (no new finalizer once it is set), a WerfBundle's spec stored
+with the CRD's defaults, label selectors, conflicts on stale writes, owner-reference
 garbage collection, Job TTLs, Events expiring ``EVENT_TTL`` after their last write, as
 kube-apiserver's ``--event-ttl`` does) and runs Jobs to the outcome a scenario decides, with a
 pod log the operator can read. ``ManualClock`` is virtual time that only moves when told.
@@ -27,11 +28,13 @@ import attrs
 
 from werfop.adapters.frozen import FrozenDict, freeze, thaw
 from werfop.adapters.selectors import equality_terms, matches_selector
-from werfop.api.codec import format_time, parse_time, trust_identity
-from werfop.core.errors import AlreadyExistsError, ConflictError, NotFoundError
+from werfop.api.codec import format_time, parse_time, trust_identity, validate_spec
+from werfop.core.errors import AlreadyExistsError, ConflictError, NotFoundError, TerminalError
+from werfop.core.model import MANAGED_BY
 from werfop.core.ports import Clock, Obj, WatchEvent
 
 Listener = Callable[[str, WatchEvent], None]
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 JobResult = Literal["succeeded", "failed"]
 # How a Job ends: result, after how long, its log, and optionally the exit code (default
 # 0 for succeeded, 1 for failed; a drift check that found drift fails with 2).
@@ -225,7 +228,7 @@ class MemoryCluster:
         meta["resourceVersion"] = self._next_version()
         meta["generation"] = 1
         meta["creationTimestamp"] = format_time(self.clock.now())
-        stored = freeze({**obj, "metadata": meta})
+        stored = freeze({**_defaulted(kind, obj), "metadata": meta})
         self.objects[key] = stored
         if kind == "Event":
             self._expire_event_later(key, stored)
@@ -273,6 +276,9 @@ class MemoryCluster:
             return self._write_status(key, current, given, obj.get("status", {}))
         if given and given != current["metadata"]["resourceVersion"]:
             raise ConflictError(f"{kind} {namespace}/{meta['name']} was modified")
+        _check_finalizers(kind, current, meta)
+        if obj.get("spec") != current.get("spec"):
+            obj = _defaulted(kind, obj)
         # A shallow copy: the parts written below are frozen copies of the caller's, the
         # rest is shared with ``current`` (frozen, so never changed in place).
         new = dict(current)
@@ -393,8 +399,14 @@ class MemoryCluster:
         )
 
     def list_jobs(self, label_selector: str) -> list[Obj]:
+        """werfop's Jobs only (``MANAGED_BY_LABEL``), as the real adapter's Job informer
+        holds them."""
         self._count("list", "jobs")
-        return self.list_objects("Job", None, label_selector)
+        return [
+            job
+            for job in self.list_objects("Job", None, label_selector)
+            if (job["metadata"].get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGED_BY
+        ]
 
     def get_job(self, namespace: str, name: str) -> Obj | None:
         self._count("get", "jobs")
@@ -562,6 +574,30 @@ class MemoryCluster:
             current = self.objects.get(event_key)
             if current is not None and current["metadata"]["resourceVersion"] == version:
                 self._remove(event_key)  # else deleted, or written again since (a later entry)
+
+
+def _defaulted(kind: str, obj: Obj) -> Obj:
+    """A WerfBundle with the CRD's defaults in its spec, as the API server stores it (the
+    CRD is rendered from the same schema); a spec with problems is stored as given."""
+    spec = obj.get("spec")
+    if kind != "WerfBundle" or not isinstance(spec, dict):
+        return obj
+    defaulted, problems = validate_spec(thaw(spec))
+    return obj if problems else {**obj, "spec": defaulted}
+
+
+def _check_finalizers(kind: str, current: Obj, meta: Obj) -> None:
+    """The API server refuses a new finalizer on an object being deleted (HTTP 422)."""
+    if not current["metadata"].get("deletionTimestamp") or "finalizers" not in meta:
+        return
+    old = current["metadata"].get("finalizers") or ()
+    added = [f for f in meta.get("finalizers") or () if f not in old]
+    if added:
+        name = f"{current['metadata'].get('namespace', '')}/{current['metadata']['name']}"
+        raise TerminalError(
+            f"{kind} {name}: metadata.finalizers: Forbidden: no new finalizers can be added "
+            f"if the object is being deleted, found new finalizers {added}"
+        )
 
 
 def _indexed(obj: Obj) -> tuple[Any, Any]:
