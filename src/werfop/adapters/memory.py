@@ -30,11 +30,11 @@ from werfop.adapters.frozen import FrozenDict, freeze, thaw
 from werfop.adapters.selectors import equality_terms, matches_selector
 from werfop.api.codec import format_time, parse_time, trust_identity, validate_spec
 from werfop.core.errors import AlreadyExistsError, ConflictError, NotFoundError, TerminalError
+from werfop.core.jobspec import LABEL_MANAGED_BY
 from werfop.core.model import MANAGED_BY
 from werfop.core.ports import Clock, Obj, WatchEvent
 
 Listener = Callable[[str, WatchEvent], None]
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 JobResult = Literal["succeeded", "failed"]
 # How a Job ends: result, after how long, its log, and optionally the exit code (default
 # 0 for succeeded, 1 for failed; a drift check that found drift fails with 2).
@@ -399,13 +399,13 @@ class MemoryCluster:
         )
 
     def list_jobs(self, label_selector: str) -> list[Obj]:
-        """werfop's Jobs only (``MANAGED_BY_LABEL``), as the real adapter's Job informer
+        """werfop's Jobs only (``LABEL_MANAGED_BY``), as the real adapter's Job informer
         holds them."""
         self._count("list", "jobs")
         return [
             job
             for job in self.list_objects("Job", None, label_selector)
-            if (job["metadata"].get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGED_BY
+            if (job["metadata"].get("labels") or {}).get(LABEL_MANAGED_BY) == MANAGED_BY
         ]
 
     def get_job(self, namespace: str, name: str) -> Obj | None:
