@@ -18,7 +18,7 @@ from kubernetes.client.rest import ApiException
 from deploy.manifests import NAMESPACE, ROOT, SERVICE_ACCOUNT
 from support import hostnames
 from support.controlplane import ControlPlane
-from support.operator import Operator, operator_pool, status_of, wait_for
+from support.operator import Operator, bundle, operator_pool, status_of, wait_for
 from support.realapi import RealApi
 from support.registry.fixtures import (
     basic_registry_fixture,
@@ -126,6 +126,27 @@ def pod_rules(plane) -> Iterator[Callable[[list[dict[str, Any]]], None]]:  # typ
 
     yield set_rules
     plane.pod_rules.write_text(before)
+
+
+def follow(
+    admin: RealApi, source: Any, repo_name: str, namespace: str, name: str = "shop", **spec: Any
+) -> str:
+    """The setup most scenarios share: push 1.0.0 to the repository of ``source`` (a
+    running registry) and create bundle ``name`` following it (``spec`` as for
+    ``support.operator.bundle``, ``registry=`` included); returns the URL."""
+    url = f"{source.host}/{repo_name}"
+    source.pusher.push_chart(repo_name, "1.0.0")
+    admin.create("werfbundles", bundle(name, url, namespace, **spec))
+    return url
+
+
+def failed(api: RealApi, name: str, namespace: str, seconds: float) -> dict[str, Any]:
+    """Wait until bundle ``name`` is Failed; its status then."""
+    return wait_for(  # type: ignore[no-any-return]
+        lambda: (s := status_of(api, name, namespace)).get("phase") == "Failed" and s,
+        seconds,
+        f"{namespace}/{name} Failed",
+    )
 
 
 def synced_on(api: RealApi, name: str, namespace: str, tag: str) -> Callable[[], bool]:

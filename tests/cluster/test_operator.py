@@ -14,7 +14,7 @@ import yaml
 from support.operator import bundle, status_of, werf_jobs
 from support.realapi import RealApi
 
-from .conftest import job_condition, synced_on, wait_for
+from .conftest import failed, follow, job_condition, synced_on, wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 
@@ -43,23 +43,10 @@ def test_a_failing_pod_is_retried_and_the_bundle_ends_failed_after_max_attempts(
     admin, operators, plain_registry, repo_name, namespace, pod_rules
 ):
     pod_rules([{"match": {"namespace": namespace}, "exitCode": 1}])
-    plain_registry.pusher.push_chart(repo_name, "1.0.0")
-    admin.create(
-        "werfbundles",
-        bundle(
-            "shop",
-            f"{plain_registry.host}/{repo_name}",
-            namespace,
-            converge={"maxAttempts": 2},
-        ),
-    )
+    follow(admin, plain_registry, repo_name, namespace, converge={"maxAttempts": 2})
     operators().wait_ready(timeout=60)
 
-    status = wait_for(
-        lambda: (s := status_of(admin, "shop", namespace)).get("phase") == "Failed" and s,
-        180,
-        "phase Failed",
-    )
+    status = failed(admin, "shop", namespace, 180)
 
     jobs = werf_jobs(admin, namespace)
     assert ["Failed", "Failed"] == sorted(job_condition(j) or "-" for j in jobs)
@@ -70,8 +57,7 @@ def test_a_failing_pod_is_retried_and_the_bundle_ends_failed_after_max_attempts(
 def test_the_garbage_collector_deletes_the_inputs_secret_with_its_job(
     admin, operators, plain_registry, repo_name, namespace
 ):
-    plain_registry.pusher.push_chart(repo_name, "1.0.0")
-    admin.create("werfbundles", bundle("shop", f"{plain_registry.host}/{repo_name}", namespace))
+    follow(admin, plain_registry, repo_name, namespace)
     operators().wait_ready(timeout=60)
     wait_for(synced_on(admin, "shop", namespace, "1.0.0"), 90, "Synced on 1.0.0")
     [job] = werf_jobs(admin, namespace)
@@ -100,16 +86,14 @@ def test_the_operator_account_may_not_list_secrets_cluster_wide(plane, operator_
 def test_kubectl_get_wb_tells_the_story_and_wide_adds_url_target_sync_and_suspended(
     admin, operators, plain_registry, repo_name, namespace, kubectl
 ):
-    plain_registry.pusher.push_chart(repo_name, "1.0.0")
-    url = f"{plain_registry.host}/{repo_name}"
-    admin.create("werfbundles", bundle("shop", url, namespace))
+    url = follow(admin, plain_registry, repo_name, namespace)
     admin.create(
         "werfbundles",
         bundle("broken", url, namespace, registry={"versionConstraint": ">=banana"}),
     )
     operators().wait_ready(timeout=60)
     wait_for(synced_on(admin, "shop", namespace, "1.0.0"), 90, "Synced on 1.0.0")
-    wait_for(lambda: status_of(admin, "broken", namespace).get("phase") == "Failed", 90, "Failed")
+    failed(admin, "broken", namespace, 90)
 
     plain = kubectl("get", "wb", "-n", namespace).stdout.splitlines()
     wide = kubectl("get", "wb", "-n", namespace, "-o", "wide").stdout.splitlines()

@@ -37,10 +37,10 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from support.operator import bundle, status_of, werf_jobs
+from support.operator import status_of, werf_jobs
 from support.realapi import RealApi
 
-from .conftest import job_condition, synced_on, wait_for
+from .conftest import failed, follow, job_condition, synced_on, wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 
@@ -82,15 +82,12 @@ def test_a_bundle_deploys_into_a_namespace_that_accepts_bundles_from_its_namespa
     admin, operators, plain_registry, repo_name, namespace, target_namespace
 ):
     target = target_namespace({ACCEPT: f"someone-else,{namespace}"})
-    plain_registry.pusher.push_chart(repo_name, "1.0.0")
-    admin.create(
-        "werfbundles",
-        bundle(
-            "shop",
-            f"{plain_registry.host}/{repo_name}",
-            namespace,
-            converge={"targetNamespace": target, "serviceAccountName": "werf-deployer"},
-        ),
+    follow(
+        admin,
+        plain_registry,
+        repo_name,
+        namespace,
+        converge={"targetNamespace": target, "serviceAccountName": "werf-deployer"},
     )
     operators().wait_ready(timeout=60)
 
@@ -109,23 +106,16 @@ def test_a_bundle_is_refused_by_a_namespace_that_does_not_accept_bundles_from_it
     admin, operators, plain_registry, repo_name, namespace, target_namespace
 ):
     target = target_namespace({ACCEPT: "someone-else"})
-    plain_registry.pusher.push_chart(repo_name, "1.0.0")
-    admin.create(
-        "werfbundles",
-        bundle(
-            "shop",
-            f"{plain_registry.host}/{repo_name}",
-            namespace,
-            converge={"targetNamespace": target, "serviceAccountName": "werf-deployer"},
-        ),
+    follow(
+        admin,
+        plain_registry,
+        repo_name,
+        namespace,
+        converge={"targetNamespace": target, "serviceAccountName": "werf-deployer"},
     )
     operators().wait_ready(timeout=60)
 
-    status = wait_for(
-        lambda: (s := status_of(admin, "shop", namespace)).get("phase") == "Failed" and s,
-        60,
-        "phase Failed",
-    )
+    status = failed(admin, "shop", namespace, 60)
 
     stalled = {c["type"]: c for c in status["conditions"]}["Stalled"]
     assert ("True", "InputsUnavailable") == (stalled["status"], stalled["reason"])
@@ -140,16 +130,7 @@ def test_a_bundle_is_refused_by_a_namespace_that_does_not_accept_bundles_from_it
 def test_the_ttl_controller_deletes_a_finished_job_and_the_operator_keeps_the_applied_version(
     admin, operators, plain_registry, repo_name, namespace
 ):
-    plain_registry.pusher.push_chart(repo_name, "1.0.0")
-    admin.create(
-        "werfbundles",
-        bundle(
-            "shop",
-            f"{plain_registry.host}/{repo_name}",
-            namespace,
-            converge={"logRetentionDays": 2},
-        ),
-    )
+    follow(admin, plain_registry, repo_name, namespace, converge={"logRetentionDays": 2})
     operators().wait_ready(timeout=60)
     wait_for(synced_on(admin, "shop", namespace, "1.0.0"), 90, "Synced on 1.0.0")
     [job] = werf_jobs(admin, namespace)
@@ -177,11 +158,7 @@ def test_the_ttl_controller_deletes_a_finished_job_and_the_operator_keeps_the_ap
 def deployed_bundle(
     admin: RealApi, operators, registry, repo_name: str, namespace: str, **converge: str
 ) -> dict:
-    registry.pusher.push_chart(repo_name, "1.0.0")
-    admin.create(
-        "werfbundles",
-        bundle("shop", f"{registry.host}/{repo_name}", namespace, converge=converge),
-    )
+    follow(admin, registry, repo_name, namespace, converge=converge)
     operators().wait_ready(timeout=60)
     wait_for(synced_on(admin, "shop", namespace, "1.0.0"), 90, "Synced on 1.0.0")
     found = admin.get("werfbundles", namespace, "shop")

@@ -45,10 +45,10 @@ import pytest
 
 from deploy.manifests import NAMESPACE
 from support import controlplane
-from support.operator import bundle, werf_jobs
+from support.operator import werf_jobs
 from support.realapi import RealApi
 
-from .conftest import synced_on, wait_for
+from .conftest import follow, synced_on, wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 
@@ -79,16 +79,7 @@ def test_when_the_leader_is_killed_the_standby_takes_the_lease_and_deploys_each_
 ):
     if admin.get("leases", NAMESPACE, LEASE) is not None:  # a previous session's holder
         admin.delete("leases", NAMESPACE, LEASE)
-    plain_registry.pusher.push_chart(repo_name, "1.0.0")
-    admin.create(
-        "werfbundles",
-        bundle(
-            "shop",
-            f"{plain_registry.host}/{repo_name}",
-            namespace,
-            registry={"pollInterval": "30s"},
-        ),
-    )
+    follow(admin, plain_registry, repo_name, namespace, registry={"pollInterval": "30s"})
     replicas = [operators(*QUICK_ELECTION).wait_ready(60) for _ in range(2)]
     by_identity = {f"{socket.gethostname()}_{r.process.pid}": r for r in replicas}
     wait_for(synced_on(admin, "shop", namespace, "1.0.0"), 90, "Synced on 1.0.0")
@@ -146,11 +137,7 @@ def relisted_kinds(operator) -> set[str]:  # type: ignore[no-untyped-def]
 
 
 def deployed_and_running(admin, operators, registry, repo_name: str, namespace: str):  # type: ignore[no-untyped-def]
-    registry.pusher.push_chart(repo_name, "1.0.0")
-    admin.create(
-        "werfbundles",
-        bundle("shop", f"{registry.host}/{repo_name}", namespace, registry={"pollInterval": "30s"}),
-    )
+    follow(admin, registry, repo_name, namespace, registry={"pollInterval": "30s"})
     operator = operators().wait_ready(timeout=60)
     wait_for(synced_on(admin, "shop", namespace, "1.0.0"), 90, "Synced on 1.0.0")
     return operator

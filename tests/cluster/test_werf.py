@@ -28,7 +28,7 @@ from support.registry.fixtures import (
 )
 from support.werfproject import WerfProject, make_project
 
-from .conftest import job_condition, synced_on, wait_for
+from .conftest import failed, job_condition, synced_on, wait_for
 
 __all__ = ["tls_basic_registry_fixture", "token_registry_fixture"]
 pytestmark = [pytest.mark.cluster, pytest.mark.werf, pytest.mark.timeout(600)]
@@ -227,11 +227,7 @@ def test_a_chart_that_cannot_apply_is_retried_and_ends_failed_with_werfs_error(
     admin.create("werfbundles", bundle("shop", url, namespace, converge=converge))
     operators().wait_ready(timeout=60)
 
-    status = wait_for(
-        lambda: (s := status_of(admin, "shop", namespace)).get("phase") == "Failed" and s,
-        300,
-        "phase Failed",
-    )
+    status = failed(admin, "shop", namespace, 300)
 
     jobs = werf_jobs(admin, namespace)
     assert ["Failed", "Failed"] == [job_condition(j) for j in jobs]
