@@ -32,7 +32,7 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
         return
     folder = tmp_path_factory.mktemp("controlplane")
     try:
-        started = controlplane.start(folder)
+        started = controlplane.start(folder, die_with_parent=True)
     except RuntimeError as error:
         pytest.fail(f"the control plane did not start: {error}", pytrace=False)
     try:

@@ -36,6 +36,8 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from support import children
+
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = ROOT / "scripts" / "build-controlplane.sh"
 STATE = "state.json"
@@ -110,9 +112,16 @@ def kubeconfig_text(server: str, ca_pem: str, token: str, namespace: str = "defa
     )
 
 
-def start(folder: Path, *, binaries: Path | None = None, completer: bool = True) -> ControlPlane:
+def start(
+    folder: Path,
+    *,
+    binaries: Path | None = None,
+    completer: bool = True,
+    die_with_parent: bool = False,
+) -> ControlPlane:
     """Start etcd, kube-apiserver, kube-controller-manager (and the pod completer) with
-    their state in ``folder``. Raises with the failing process's log tail; whatever was
+    their state in ``folder``; with ``die_with_parent`` (pytest) each dies with the
+    calling process even when it is killed (``make cluster-up``'s outlive it). Raises with the failing process's log tail; whatever was
     started is stopped again first."""
     binaries = binaries or binaries_dir()
     for name in ("etcd", "kube-apiserver", "kube-controller-manager"):
@@ -156,6 +165,7 @@ def start(folder: Path, *, binaries: Path | None = None, completer: bool = True)
         "server": server,
         "etcd": f"http://127.0.0.1:{etcd_port}",  # the client URL: compact() talks to it
         "processes": {},
+        "die_with_parent": die_with_parent,  # restart() starts them the same way
     }
     try:
         _spawn(
@@ -307,6 +317,9 @@ def _spawn(
             cwd=folder,
             start_new_session=True,  # its own process group: stop() kills the group
             env={**os.environ, **(env or {})},
+            # SIGKILL: all of them get it at once, and kube-apiserver hangs on SIGTERM once
+            # etcd is gone (stop() avoids that by stopping them one at a time).
+            preexec_fn=_killed_with_parent if state.get("die_with_parent") else None,
         )
     processes = state["processes"]
     assert isinstance(processes, dict)
@@ -316,6 +329,10 @@ def _spawn(
     assert isinstance(commands, dict)
     commands[name] = {"argv": argv, "env": env or {}}
     (folder / STATE).write_text(json.dumps(state))
+
+
+def _killed_with_parent() -> None:
+    children.die_with_parent(signal.SIGKILL)
 
 
 def _get(url: str, *, token: str | None = None, ca: Path | None) -> str:

@@ -45,6 +45,8 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from support import children
+
 log = logging.getLogger("podrunner")
 
 # What an image carries that matters here: its binaries (image path -> local file), its
@@ -370,6 +372,8 @@ class PodRunner:
             os.setuid(uid)
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+            # after setuid, which clears it: a killed completer takes its commands along
+            children.die_with_parent(signal.SIGKILL)
 
         with log_path.open("wb") as out:
             process = subprocess.Popen(

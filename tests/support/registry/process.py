@@ -12,9 +12,7 @@ Neighbours: ``token_server``, ``oci`` (pushes content), ``fixtures``.
 from __future__ import annotations
 
 import base64
-import ctypes
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -29,6 +27,7 @@ import trustme
 import yaml
 
 from support import hostnames
+from support.children import die_with_parent
 from support.registry.oci import OciPusher
 from support.registry.token_server import PUSHER, TokenServer
 from werfop.core.model import Sensitive
@@ -206,7 +205,7 @@ def start_registry(
         stdout=log_file,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     log_file.close()
     scheme = "https" if mode in TLS_MODES else "http"
@@ -235,16 +234,6 @@ def start_registry(
                 running.stop()
                 _fail(f"the registry did not answer on {base}/v2/:\n{running.log_tail()}")
             time.sleep(0.05)
-
-
-def _die_with_parent() -> None:
-    """In the child: ask Linux to SIGTERM it when the test process dies, so even a
-    killed pytest leaves no registry behind (teardown covers every other exit)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def _context_for(ca_pem: str) -> ssl.SSLContext:
