@@ -515,6 +515,9 @@ class Result:
     repositories: dict[str, str]
     jobs_run: dict[str, int]
     passes: int
+    # "<VERB> <resource>[/<subresource>]" -> requests the operator made of the API
+    # server, verbs as apiserver_request_total names them (watches not counted)
+    api: dict[str, int] = attrs.field(factory=dict)
 
 
 def simulate(
@@ -636,7 +639,34 @@ def simulate(
         repositories=repositories,
         jobs_run=jobs_run,
         passes=controller.passes,
+        api=api_requests(cluster.requests),
     )
+
+
+# MemoryCluster's verbs -> the verbs of the API server's own metric
+_VERBS = {
+    "get": "GET",
+    "list": "LIST",
+    "create": "POST",
+    "update": "PUT",
+    "patch": "PATCH",
+    "delete": "DELETE",
+}
+
+
+# Reads the operator serves from its watch caches (werfop.adapters.kubernetes): they
+# never reach the API server.
+_CACHED = frozenset({("get", "werfbundles"), ("list", "werfbundles"), ("list", "jobs")})
+
+
+def api_requests(counts: dict[tuple[str, str], int]) -> dict[str, int]:
+    """``{"PUT werfbundles/status": 140, ...}`` from the in-memory cluster's counts: the
+    requests the operator would send to the API server (not its cached reads)."""
+    return {
+        f"{_VERBS.get(verb, verb.upper())} {resource}": count
+        for (verb, resource), count in sorted(counts.items(), key=lambda i: (i[0][1], i[0][0]))
+        if (verb, resource) not in _CACHED
+    }
 
 
 def _apply_change(cluster: MemoryCluster, change: Change) -> None:
@@ -684,7 +714,8 @@ class JsonReport:
 
     def finish(self, result: Result) -> None:
         self.out.write("\n  ]" if self.count else "]")
-        for key, value in (("bundles", result.bundles), ("registry", result.registry)):
+        parts = (("bundles", result.bundles), ("registry", result.registry), ("api", result.api))
+        for key, value in parts:
             self.out.write(f',\n  "{key}": ' + self.encoder.encode(value).replace("\n", "\n  "))
         self.out.write("\n}\n")
 
@@ -720,8 +751,11 @@ class TextReport:
         self.out.write(line.rstrip() + "\n")
 
     def finish(self, result: Result) -> None:
+        writes = sum(n for k, n in result.api.items() if not k.startswith(("GET", "LIST")))
         lines = [
             f"({self.quiet} polls that changed nothing are not shown; --output json lists them)",
+            f"API server requests: {sum(result.api.values())} ({writes} writes; "
+            "--output json counts them by verb and resource)",
             "",
             f"{'BUNDLE':<28} {'PHASE':<10} {'APPLIED':<12} {'JOBS':>4} {'REGISTRY REQUESTS':>18}",
         ]

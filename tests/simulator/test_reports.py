@@ -15,6 +15,7 @@ def _result() -> Result:
         repositories={},
         jobs_run={},
         passes=0,
+        api={"PUT werfbundles/status": 2, "POST jobs": 1},
     )
 
 
@@ -29,7 +30,12 @@ def _streamed(events: list[dict]) -> str:
 
 def _whole(events: list[dict]) -> str:
     result = _result()
-    document = {"events": events, "bundles": result.bundles, "registry": result.registry}
+    document = {
+        "events": events,
+        "bundles": result.bundles,
+        "registry": result.registry,
+        "api": result.api,
+    }
     return json.dumps(document, indent=2) + "\n"
 
 
