@@ -9,7 +9,6 @@ operator, wired in ``werfop.operator``).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 
@@ -85,11 +84,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(render_crd_yaml())
         return 0
     raise AssertionError(args.command)  # argparse enforces the choices
-
-
-def _dump(document: object) -> None:
-    json.dump(document, sys.stdout, indent=2)
-    sys.stdout.write("\n")
 
 
 if __name__ == "__main__":

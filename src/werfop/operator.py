@@ -17,7 +17,6 @@ import socket
 import sys
 import threading
 import time
-from datetime import timedelta
 from typing import Any
 
 from werfop.adapters.clock import SystemClock
@@ -380,4 +379,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["add_arguments", "run", "timedelta"]
+__all__ = ["add_arguments", "run"]

@@ -26,8 +26,8 @@ from werfop.adapters.memory import ManualClock, MemoryCluster, merge_patch
 from werfop.adapters.scripted_registry import Delete, Outage, Push, ScriptedRegistry
 from werfop.api.codec import decode_bundle, format_time, parse_time
 from werfop.core import jobspec
-from werfop.core.actions import Occurrence
 from werfop.core.durations import parse_duration
+from werfop.core.timeline import Entry
 from werfop.runtime.controller import Controller
 from werfop.runtime.registry_economy import RegistryEconomy
 
@@ -560,7 +560,7 @@ def simulate(
         verdict = {0: "Succeeded", 2: "Plan: changes detected"}.get(code, "Error: release failed")
         return rule.result, rule.after, f"$ {command}\n{verdict}\n", code
 
-    def record(key: str, moment: datetime, timeline: tuple[Occurrence, ...]) -> None:
+    def record(key: str, moment: datetime, timeline: tuple[Entry, ...]) -> None:
         for occurrence in timeline:
             event = {"time": format_time(moment), "bundle": key, "type": occurrence.type} | {
                 k: v for k, v in occurrence.fields

@@ -162,10 +162,6 @@ class WorldMachine(RuleBasedStateMachine):
         """After a change, the world runs on for a while (0: only what is due now)."""
         self.world.run_for(timedelta(seconds=seconds))
 
-    def _then(self, seconds: int) -> None:
-        """After a change, the world runs on for a while (0: only what is due now)."""
-        self.world.run_for(timedelta(seconds=seconds))
-
     def _deploying(self, name: str) -> set[str]:
         """The tags the bundle's active Jobs deploy."""
         return {job.tag for job in self._running_jobs(name)}

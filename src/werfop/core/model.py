@@ -17,8 +17,10 @@ from typing import Literal
 
 import attrs
 
-FINALIZER = "werf.io/finalizer"
-MANAGED_BY = "werfop"
+from werfop.core import names
+
+FINALIZER = names.FINALIZER
+MANAGED_BY = names.MANAGED_BY
 
 Phase = Literal["Pending", "Syncing", "Synced", "Failed", "Suspended"]
 JobState = Literal["Active", "Succeeded", "Failed"]

@@ -20,7 +20,7 @@ import attrs
 
 from werfop.api.codec import job_state
 from werfop.core import jobspec
-from werfop.core.actions import Action, DeleteLogs, Occurrence, Plan, SaveLogs
+from werfop.core.actions import Action, DeleteLogs, Plan, SaveLogs
 from werfop.core.durations import parse_duration
 from werfop.core.errors import (
     ConflictError,
@@ -31,6 +31,7 @@ from werfop.core.errors import (
 from werfop.core.model import FieldProblem, RegistrySpec
 from werfop.core.ports import Clock, ClusterPort, WatchEvent
 from werfop.core.reconcile import reconcile
+from werfop.core.timeline import Entry
 from werfop.runtime.executor import Executor
 from werfop.runtime.observe import WATCH_LABEL, Observer
 from werfop.runtime.pacer import PollPacer
@@ -55,7 +56,7 @@ class PassMetrics(Protocol):
     def plan_done(self, key: str, plan: Plan) -> None: ...
 
 
-TimelineSink = Callable[[str, datetime, tuple[Occurrence, ...]], None]
+TimelineSink = Callable[[str, datetime, tuple[Entry, ...]], None]
 ProblemSink = Callable[[str, tuple[FieldProblem, ...]], None]
 
 

@@ -22,7 +22,8 @@ import yaml
 from werfop.api.codec import decode_bundle, decode_job, parse_time, round_trips
 from werfop.api.credentials import credentials_from_secret, docker_config_json
 from werfop.api.values import load_values
-from werfop.core import jobspec
+from werfop.core import jobspec, names
+from werfop.core.jobs import jobs_needing_logs
 from werfop.core.model import (
     Bundle,
     BundleSpec,
@@ -40,13 +41,8 @@ from werfop.core.model import (
     TagList,
     ValuesFile,
 )
+from werfop.core.polling import is_poll_due, next_scheduled_poll
 from werfop.core.ports import Clock, ClusterPort, Credentials, Repository, TagListing
-from werfop.core.reconcile import (
-    RECONCILE_ANNOTATION,
-    is_poll_due,
-    jobs_needing_logs,
-    next_scheduled_poll,
-)
 from werfop.core.validation import policy_for
 from werfop.core.values import merge_all, values_hash
 from werfop.core.versions import select
@@ -61,8 +57,8 @@ DIGEST_RECHECK = timedelta(hours=1)
 # A bundle's log ConfigMaps are listed at most this often (and after this process saved
 # or deleted one): they only matter for their expiry, days away (logRetentionDays).
 LOG_RESCAN = timedelta(hours=1)
-ACCEPT_ANNOTATION = "werf.io/accept-bundles-from"
-WATCH_LABEL = "werf.io/watch"
+ACCEPT_ANNOTATION = names.ACCEPT_BUNDLES_FROM
+WATCH_LABEL = names.LABEL_WATCH
 
 
 @attrs.frozen(kw_only=True)
@@ -361,7 +357,9 @@ class Observer:
         maps = []
         for raw in self.cluster.list_config_maps(meta.namespace, selector):
             metadata = raw.get("metadata", {})
-            finished = parse_time((metadata.get("annotations") or {}).get("werf.io/finished-at"))
+            finished = parse_time(
+                (metadata.get("annotations") or {}).get(names.ANNOTATION_FINISHED_AT)
+            )
             finished = finished or parse_time(metadata.get("creationTimestamp"))
             if finished is not None:
                 maps.append(
@@ -456,7 +454,7 @@ class Observer:
                 secrets.extend(Sensitive(s) for s in _leaves(document))
             documents.append(document)
             sources.append(text)
-            files.append(ValuesFile(name=f"values-{index:02d}.yaml", content=Sensitive(text)))
+            files.append(ValuesFile(name=jobspec.values_file_name(index), content=Sensitive(text)))
         values_json = spec.converge.values_json
         if memo is not None and memo.inline[0] == values_json:
             inlined = memo.inline
@@ -468,7 +466,7 @@ class Observer:
                 inline,
                 None
                 if text is None
-                else ValuesFile(name="values-inline.yaml", content=Sensitive(text)),
+                else ValuesFile(name=jobspec.INLINE_VALUES_FILE, content=Sensitive(text)),
             )
         _, inline, inline_file = inlined
         if inline_file is not None:
@@ -683,7 +681,7 @@ def _asked_to_poll(bundle: Bundle) -> bool:
     status = bundle.status
     if status.observed_generation and bundle.meta.generation != status.observed_generation:
         return True
-    requested = bundle.meta.annotation(RECONCILE_ANNOTATION)
+    requested = bundle.meta.annotation(names.RECONCILE_AT)
     return requested is not None and requested != status.last_handled_reconcile_at
 
 

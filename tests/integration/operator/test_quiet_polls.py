@@ -14,7 +14,7 @@ from kubeapi.jobcontroller import JobController
 from werfop.adapters.kubernetes import KubernetesApi
 from werfop.adapters.memory import ManualClock
 from werfop.adapters.scripted_registry import ScriptedRegistry
-from werfop.core.actions import Occurrence
+from werfop.core.timeline import Entry
 from werfop.runtime.controller import Controller
 from werfop.runtime.registry_economy import RegistryEconomy
 
@@ -39,7 +39,7 @@ class Runtime:
         )
         self.jobs = JobController(kube_api, lambda job: ("succeeded", "release deployed\n"))
 
-    def _timeline(self, key: str, moment: datetime, occurrences: tuple[Occurrence, ...]) -> None:
+    def _timeline(self, key: str, moment: datetime, occurrences: tuple[Entry, ...]) -> None:
         self.polls += [moment for o in occurrences if o.type == "Polled"]
 
     def run(self, minutes: int) -> None:
