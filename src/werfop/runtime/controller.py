@@ -28,7 +28,7 @@ from werfop.core.errors import (
     TerminalError,
     TransientError,
 )
-from werfop.core.model import FieldProblem, RegistrySpec, TagList
+from werfop.core.model import BundleStatus, FieldProblem, RegistrySpec, TagList
 from werfop.core.ports import Clock, ClusterPort, WatchEvent
 from werfop.core.reconcile import reconcile
 from werfop.runtime.executor import Executor
@@ -53,6 +53,8 @@ DEFAULT_POLL_INTERVAL: timedelta = attrs.fields(RegistrySpec).poll_interval.defa
 class PassMetrics(Protocol):
     def pass_done(self, key: str, outcome: Outcome, seconds: float) -> None: ...
     def plan_done(self, key: str, plan: Plan) -> None: ...
+    def status_seen(self, key: str, status: BundleStatus) -> None: ...
+    def forget(self, key: str) -> None: ...
 
 
 TimelineSink = Callable[[str, datetime, tuple[Occurrence, ...]], None]
@@ -249,6 +251,8 @@ class Controller:
             self.queue.remove(key)
             self.observer.forget(key)
             self.executor.forget(namespace, name)
+            if self.metrics is not None:
+                self.metrics.forget(key)
             return Success(None)
         except TransientError as error:
             return Transient(str(error), error.retry_after)
@@ -259,6 +263,8 @@ class Controller:
                 if self.on_problems is not None:
                     self.on_problems(key, observation.problems)
                 return Terminal("the object could not be read")
+            if self.metrics is not None:
+                self.metrics.status_seen(key, observation.bundle.status)
             plan = reconcile(observation.bundle, observation.snapshot, _FixedClock(now))
             plan = self._book_next_poll(key, observation, plan, now)
             if any(isinstance(a, _LOG_ACTIONS) for a in plan.actions):
