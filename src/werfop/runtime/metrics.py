@@ -45,6 +45,9 @@ MAX_CONDITION_TYPES = 16
 
 
 class Metrics:
+    """werfop's metrics on ``registry``; the controller calls the hooks below, the
+    operator wires ``watch_leader`` and ``CountingRegistry``."""
+
     def __init__(self, queue: WorkQueue | None = None) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
