@@ -168,6 +168,24 @@ def test_forget_removes_only_that_bundle():
     }
 
 
+def test_bundles_by_phase_counts_each_bundle_once_as_it_moves():
+    metrics = Metrics()
+    for key, phase in [
+        ("default/a", "Syncing"),
+        ("default/b", "Syncing"),
+        ("default/a", "Synced"),
+        ("default/c", "Failed"),
+        ("default/b", "Synced"),
+        ("default/c", "Failed"),  # the same phase again
+    ]:
+        metrics.status_seen(key, _status(_condition("Ready", "True"), phase=phase))
+    metrics.forget("default/c")
+
+    assert {"Pending": 0.0, "Syncing": 0.0, "Synced": 2.0, "Failed": 0.0, "Suspended": 0.0} == {
+        phase: value for (phase,), value in samples(metrics, "werfop_bundles").items()
+    }
+
+
 # --- leadership ----------------------------------------------------------------------------
 
 

@@ -102,6 +102,9 @@ class Metrics:
         GCCollector(registry=r)
         self._queue = queue
         self._phases: dict[str, str] = {}
+        self._phase_counts: Tally[str] = Tally()
+        for phase in PHASES:
+            self.bundles.labels(phase).set(0)
         self._recorded: dict[str, tuple[object, ...]] = {}  # key -> what status_seen set
         self._condition_types: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
@@ -136,18 +139,23 @@ class Metrics:
             if self._recorded.get(key) == recorded:
                 return
             self._recorded[key] = recorded
+            self._move_phase(self._phases.get(key), status.phase)
             self._phases[key] = status.phase
-            self._count_phases()
         self.lag.labels(namespace, name).set(1 if is_behind(status) else 0)
         self.suspended.labels(namespace, name).set(1 if status.phase == "Suspended" else 0)
         self._record_conditions(key, status.conditions)
 
-    def _count_phases(self) -> None:
-        """``werfop_bundles``; under the lock, so that two workers cannot leave an older
-        count last."""
-        counts = Tally(self._phases.values())
-        for phase in PHASES:
-            self.bundles.labels(phase).set(counts.get(phase, 0))
+    def _move_phase(self, old: str | None, new: str | None) -> None:
+        """``werfop_bundles`` as one bundle moves from ``old`` to ``new`` (None: not
+        counted); under the lock, so that two workers cannot leave an older count last.
+        Only the two phases concerned are set: a status change costs the same with
+        10 or 10,000 bundles."""
+        if old == new:
+            return
+        for phase, step in ((old, -1), (new, 1)):
+            if phase is not None:
+                self._phase_counts[phase] += step
+                self.bundles.labels(phase).set(self._phase_counts[phase])
 
     def _record_conditions(self, key: str, conditions: tuple[Condition, ...]) -> None:
         """One series per (condition type, status): 1 for the current status, 0 for the
@@ -174,10 +182,9 @@ class Metrics:
         """The bundle is gone: remove its series and leave the phase counts."""
         namespace, _, name = key.partition("/")
         with self._lock:
-            self._phases.pop(key, None)
+            self._move_phase(self._phases.pop(key, None), None)
             self._recorded.pop(key, None)
             types = self._condition_types.pop(key, frozenset())
-            self._count_phases()
         _remove(self.lag, namespace, name)
         _remove(self.suspended, namespace, name)
         self._remove_conditions(namespace, name, types)
