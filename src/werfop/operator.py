@@ -315,7 +315,9 @@ def run(args: argparse.Namespace) -> int:
         log.error("leadership lost: exiting so that a fresh process can stand by")
         stop.set()
 
-    if args.leader_elect:
+    if not args.leader_elect:
+        metrics.watch_leader(lambda: True)  # the only replica: it does the work
+    else:
         identity = f"{socket.gethostname()}_{os.getpid()}"
         elector = LeaderElector(
             cluster,
@@ -328,6 +330,7 @@ def run(args: argparse.Namespace) -> int:
             renew_deadline=args.leader_elect_renew_deadline,
             retry_period=args.leader_elect_retry_period,
         )
+        metrics.watch_leader(elector.leading.is_set)
         thread = threading.Thread(target=elector.run, args=(stop,), name="leader", daemon=True)
         thread.start()
         threads.append(thread)

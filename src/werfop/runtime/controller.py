@@ -28,7 +28,7 @@ from werfop.core.errors import (
     TerminalError,
     TransientError,
 )
-from werfop.core.model import FieldProblem, RegistrySpec
+from werfop.core.model import BundleStatus, FieldProblem, RegistrySpec
 from werfop.core.ports import Clock, ClusterPort, WatchEvent
 from werfop.core.reconcile import reconcile
 from werfop.core.timeline import Entry
@@ -54,6 +54,8 @@ DEFAULT_POLL_INTERVAL: timedelta = attrs.fields(RegistrySpec).poll_interval.defa
 class PassMetrics(Protocol):
     def pass_done(self, key: str, outcome: Outcome, seconds: float) -> None: ...
     def plan_done(self, key: str, plan: Plan) -> None: ...
+    def status_seen(self, key: str, status: BundleStatus) -> None: ...
+    def forget(self, key: str) -> None: ...
 
 
 TimelineSink = Callable[[str, datetime, tuple[Entry, ...]], None]
@@ -240,6 +242,8 @@ class Controller:
             self.queue.remove(key)
             self.observer.forget(key)
             self.executor.forget(namespace, name)
+            if self.metrics is not None:
+                self.metrics.forget(key)
             return Success(None)
         except TransientError as error:
             return Transient(str(error), error.retry_after)
@@ -250,6 +254,8 @@ class Controller:
                 if self.on_problems is not None:
                     self.on_problems(key, observation.problems)
                 return Terminal("the object could not be read")
+            if self.metrics is not None:
+                self.metrics.status_seen(key, observation.bundle.status)
             try:
                 plan = reconcile(observation.bundle, observation.snapshot, self.clock)
                 if any(isinstance(a, _LOG_ACTIONS) for a in plan.actions):
