@@ -28,6 +28,7 @@ from werfop.api.codec import decode_bundle, format_time, parse_time
 from werfop.core import jobspec
 from werfop.core.actions import Occurrence
 from werfop.core.durations import parse_duration
+from werfop.core.model import Bundle
 from werfop.runtime.controller import Controller
 from werfop.runtime.registry_economy import RegistryEconomy
 
@@ -90,6 +91,40 @@ class Scenario:
 # --- loading --------------------------------------------------------------------------------
 
 
+@attrs.frozen(kw_only=True)
+class Problem:
+    """One problem with the manifests, where an editor finds it: the file, the document
+    counted from 1 (None: the whole file), the field path (None: the whole document)."""
+
+    file: str
+    document: int | None
+    field: str | None
+    message: str
+    name: str | None = None  # the object's metadata.name, when known
+    mark: tuple[int, int] | None = None  # (line, column) of a YAML error, 1-based
+
+    def sentence(self) -> str:
+        """The simulator's form: ``file document N (name): field: message``, or
+        ``file:line:column: message`` for a YAML error."""
+        if self.mark is not None:
+            return f"{self.file}:{self.mark[0]}:{self.mark[1]}: {self.message}"
+        where = self.file if self.document is None else f"{self.file} document {self.document}"
+        if self.name is not None:
+            where += f" ({self.name})"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
+
+    def line(self) -> str:
+        """``werfop validate``'s form: ``file:document:field: message``, ``-`` for a part
+        that does not apply (a YAML error is placed by line and column in the message)."""
+        document = "-" if self.document is None else str(self.document)
+        message = self.message
+        if self.mark is not None:
+            message += f" (line {self.mark[0]}, column {self.mark[1]})"
+        return f"{self.file}:{document}:{self.field or '-'}: {message}"
+
+
 def load_manifests(
     paths: Iterable[str], scenario: str | None = None, note: Callable[[str], None] | None = None
 ) -> list[tuple[str, int, dict[str, Any]]]:
@@ -97,7 +132,18 @@ def load_manifests(
     editors count (the first document is 1). A scenario found in a folder is skipped and
     ``note`` says so (silently when it is the ``scenario`` given); a scenario named as a
     manifest PATH is an error that says to use ``--scenario``."""
-    problems: list[str] = []
+    documents, problems = read_manifests(paths, scenario, note)
+    if problems:
+        raise InputError([p.sentence() for p in problems])
+    return documents
+
+
+def read_manifests(
+    paths: Iterable[str], scenario: str | None = None, note: Callable[[str], None] | None = None
+) -> tuple[list[tuple[str, int, dict[str, Any]]], list[Problem]]:
+    """``load_manifests`` without raising: the documents read and every problem found
+    (the documents of a file before its YAML error are kept)."""
+    problems: list[Problem] = []
     documents: list[tuple[str, int, dict[str, Any]]] = []
     files: list[tuple[Path, bool]] = []  # (file, named on the command line)
     for given in paths:
@@ -108,29 +154,52 @@ def load_manifests(
         elif path.is_file():
             files.append((path, True))
         else:
-            problems.append(f"{given}: no such file or directory")
+            problems.append(
+                Problem(file=given, document=None, field=None, message="no such file or directory")
+            )
     for file, named in files:
+        loaded: list[Any] = []
         try:
-            loaded = list(yaml.safe_load_all(file.read_text()))
+            loaded.extend(yaml.safe_load_all(file.read_text()))
         except (yaml.YAMLError, UnicodeDecodeError) as error:
-            problems.append(f"{_where(file, error)}: not valid YAML: {_first_line(error)}")
-            continue
+            problems.append(
+                Problem(
+                    file=str(file),
+                    document=len(loaded) + 1 if isinstance(error, yaml.YAMLError) else None,
+                    field=None,
+                    message=f"not valid YAML: {_first_line(error)}",
+                    mark=_mark(error),
+                )
+            )
         for index, document in enumerate(loaded, start=1):
             if document is None:
                 continue
             if not isinstance(document, dict):
-                problems.append(f"{file} document {index}: must be a mapping")
+                problems.append(
+                    Problem(file=str(file), document=index, field=None, message="must be a mapping")
+                )
                 continue
             if "kind" not in document and _looks_like_scenario(document):
                 if named:
-                    problems.append(f"{file}: this is a scenario: pass it with --scenario")
+                    problems.append(
+                        Problem(
+                            file=str(file),
+                            document=None,
+                            field=None,
+                            message="this is a scenario: pass it with --scenario",
+                        )
+                    )
                 elif note is not None and not _same_file(file, scenario):
                     note(f"{file}: skipped, a scenario (pass it with --scenario to use it)")
                 continue
             documents.append((str(file), index, document))
-    if problems:
-        raise InputError(problems)
-    return documents
+    return documents, problems
+
+
+def _mark(error: Exception) -> tuple[int, int] | None:
+    """(line, column), 1-based as editors show, where YAML says the error is."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    return None if mark is None else (mark.line + 1, mark.column + 1)
 
 
 def _where(file: Path, error: Exception) -> str:
@@ -154,34 +223,65 @@ def _first_line(error: Exception) -> str:
 
 
 def check_objects(documents: list[tuple[str, int, dict[str, Any]]]) -> list[dict[str, Any]]:
-    problems: list[str] = []
-    objects: list[dict[str, Any]] = []
+    """The objects of ``documents``, one per document, with the default namespace set;
+    raises ``InputError`` naming file, document and field for anything the simulator
+    (or the operator's codec) refuses."""
+    checked, problems = check_documents(documents)
+    if problems:
+        raise InputError([p.sentence() for p in problems])
+    return [obj for _, _, obj, _ in checked]
+
+
+def check_documents(
+    documents: list[tuple[str, int, dict[str, Any]]],
+) -> tuple[list[tuple[str, int, dict[str, Any], Bundle | None]], list[Problem]]:
+    """``check_objects`` without raising: (file, document, object, decoded bundle or
+    None) for each usable document, and every problem found."""
+    problems: list[Problem] = []
+    checked: list[tuple[str, int, dict[str, Any], Bundle | None]] = []
     seen: set[tuple[str, str, str]] = set()
     for file, index, doc in documents:
-        where = f"{file} document {index}"
         kind = doc.get("kind")
         if kind not in KINDS:
-            problems.append(f"{where}: kind: must be one of {', '.join(KINDS)}, not {kind!r}")
+            message = f"must be one of {', '.join(KINDS)}, not {kind!r}"
+            problems.append(Problem(file=file, document=index, field="kind", message=message))
             continue
         doc = json.loads(json.dumps(doc, default=str))
         metadata = doc.setdefault("metadata", {})
         if not isinstance(metadata, dict) or not metadata.get("name"):
-            problems.append(f"{where}: metadata.name: is required")
+            problems.append(
+                Problem(file=file, document=index, field="metadata.name", message="is required")
+            )
             continue
         if kind != "Namespace":
             metadata.setdefault("namespace", "default")
         key = (kind, metadata.get("namespace", ""), metadata["name"])
         if key in seen:
-            problems.append(f"{where}: {kind} {key[1]}/{key[2]} is defined twice")
+            problems.append(
+                Problem(
+                    file=file,
+                    document=index,
+                    field=None,
+                    message=f"{kind} {key[1]}/{key[2]} is defined twice",
+                )
+            )
             continue
         seen.add(key)
+        bundle = None
         if kind == "WerfBundle":
-            _, found = decode_bundle({**doc, "metadata": {**metadata, "uid": "check"}})
-            problems += [f"{where} ({metadata['name']}): {p.path}: {p.message}" for p in found]
-        objects.append(doc)
-    if problems:
-        raise InputError(problems)
-    return objects
+            bundle, found = decode_bundle({**doc, "metadata": {**metadata, "uid": "check"}})
+            problems += [
+                Problem(
+                    file=file,
+                    document=index,
+                    field=p.path,
+                    message=p.message,
+                    name=metadata["name"],
+                )
+                for p in found
+            ]
+        checked.append((file, index, doc, bundle))
+    return checked, problems
 
 
 def populate(cluster: MemoryCluster, objects: list[dict[str, Any]]) -> None:
