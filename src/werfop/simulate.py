@@ -36,6 +36,9 @@ DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
 DEFAULT_UNTIL = timedelta(hours=24)
 KINDS = ("Namespace", "ServiceAccount", "ConfigMap", "Secret", "WerfBundle")
 MAX_PASSES_PER_INSTANT = 10_000
+# libyaml's parser with the same safe constructor where PyYAML was built with it (its
+# wheels are): ten times faster on large folders, which a pre-commit hook reads.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class InputError(Exception):
@@ -115,14 +118,14 @@ class Problem:
             f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
         )
 
-    def line(self) -> str:
+    def line(self, label: str = "") -> str:
         """``werfop validate``'s form: ``file:document:field: message``, ``-`` for a part
         that does not apply (a YAML error is placed by line and column in the message)."""
         document = "-" if self.document is None else str(self.document)
         message = self.message
         if self.mark is not None:
             message += f" (line {self.mark[0]}, column {self.mark[1]})"
-        return f"{self.file}:{document}:{self.field or '-'}: {message}"
+        return f"{self.file}:{document}:{self.field or '-'}: {label}{message}"
 
 
 def load_manifests(
@@ -160,7 +163,7 @@ def read_manifests(
     for file, named in files:
         loaded: list[Any] = []
         try:
-            loaded.extend(yaml.safe_load_all(file.read_text()))
+            loaded.extend(yaml.load_all(file.read_text(), Loader=_SafeLoader))
         except (yaml.YAMLError, UnicodeDecodeError) as error:
             problems.append(
                 Problem(
