@@ -31,6 +31,9 @@ def _parser(operator_flags: bool = True) -> argparse.ArgumentParser:
     sim.add_argument("--until", help="virtual duration to run (default 24h, or the scenario's)")
     sim.add_argument("--start", help="virtual start time, RFC 3339")
     sim.add_argument("--output", choices=("text", "json"), default="text")
+    sim.add_argument("--bundle", action="append", metavar="NS/NAME", help="report only these")
+    sim.add_argument("--fail-on", metavar="PHASE[,PHASE]", help="exit 3 if a bundle ends so")
+    sim.add_argument("--report", metavar="FILE.html", help="also write an HTML timeline")
 
     res = sub.add_parser("resolve", help="show which tag a version policy selects")
     res.add_argument("repository", nargs="?", help="OCI repository to list (live mode)")
@@ -76,7 +79,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "simulate":
         from werfop.simulate import run_cli
 
-        return run_cli(args.paths, args.scenario, args.until, args.start, args.output)
+        return run_cli(
+            args.paths,
+            args.scenario,
+            args.until,
+            args.start,
+            args.output,
+            bundles=args.bundle,
+            fail_on=args.fail_on,
+            html=args.report,
+        )
     if args.command == "resolve":
         from werfop.resolve import run_cli as resolve_cli
 

@@ -31,6 +31,7 @@ from werfop.core.durations import parse_duration
 from werfop.core.model import Bundle
 from werfop.runtime.controller import Controller
 from werfop.runtime.registry_economy import RegistryEconomy
+from werfop.timeline import PHASES, final_phase
 
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
 DEFAULT_UNTIL = timedelta(hours=24)
@@ -613,11 +614,30 @@ def _job_rules(path: str, jobs: Any, problems: list[str]) -> tuple[JobRule, list
 @attrs.define
 class Result:
     events: list[dict[str, Any]]
+    # "namespace/name" -> {"status": ...}, and "deletedAt" for a bundle that was deleted
+    # during the run (its status is the last one it had)
     bundles: dict[str, dict[str, Any]]
-    registry: dict[str, dict[str, int]]
+    # repository -> {"requests": n}, with what the scenario did to it when it did
+    # anything: "pushes" and "deletions" ({"time", "tag"}), "outages" ({"from",
+    # "until", "status"})
+    registry: dict[str, dict[str, Any]]
     repositories: dict[str, str]
     jobs_run: dict[str, int]
     passes: int
+    run: dict[str, str] = attrs.field(factory=dict)  # {"start", "end"} of virtual time
+
+    def only(self, keys: set[str]) -> Result:
+        """The result for the bundles ``keys`` only, and the repositories they follow."""
+        repositories = {k: v for k, v in self.repositories.items() if k in keys}
+        followed = set(repositories.values())
+        return attrs.evolve(
+            self,
+            events=[e for e in self.events if e["bundle"] in keys],
+            bundles={k: v for k, v in self.bundles.items() if k in keys},
+            registry={k: v for k, v in self.registry.items() if k in followed},
+            repositories=repositories,
+            jobs_run={k: v for k, v in self.jobs_run.items() if k in keys},
+        )
 
 
 def simulate(
@@ -687,6 +707,19 @@ def simulate(
     controller = Controller(cluster, economy, clock, on_timeline=record)
     populate(cluster, objects)
     cluster.listeners.append(controller.on_event)
+    deleted: dict[str, tuple[datetime, dict[str, Any]]] = {}
+
+    def note_deletion(kind: str, event: Any) -> None:
+        if kind != "WerfBundle":
+            return
+        metadata = event.object["metadata"]
+        key = f"{metadata['namespace']}/{metadata['name']}"
+        if event.type == "DELETED":
+            deleted[key] = (clock.now(), event.object.get("status") or {})
+        else:
+            deleted.pop(key, None)  # created again
+
+    cluster.listeners.append(note_deletion)
     controller.resync()
 
     changes = sorted([*scenario.changes, *notifications], key=lambda c: c.at)
@@ -718,10 +751,6 @@ def simulate(
             done = (moment - scenario.start) / scenario.until
             progress.write(f"simulate: {done:6.1%} of virtual time, {controller.passes} passes\n")
     clock.set(max(clock.now(), end))
-    bundles = {
-        f"{b['metadata']['namespace']}/{b['metadata']['name']}": {"status": b.get("status", {})}
-        for b in cluster.list_objects("WerfBundle")
-    }
     repositories = {
         f"{o['metadata']['namespace']}/{o['metadata']['name']}": o["spec"]["registry"][
             "url"
@@ -729,9 +758,24 @@ def simulate(
         for o in objects
         if o["kind"] == "WerfBundle"
     }
-    requests = {
+    bundles: dict[str, dict[str, Any]] = {
+        key: {"status": status, "deletedAt": format_time(at)}
+        for key, (at, status) in deleted.items()
+    }
+    bundles |= {
+        f"{b['metadata']['namespace']}/{b['metadata']['name']}": {"status": b.get("status", {})}
+        for b in cluster.list_objects("WerfBundle")
+    }
+    bundles = {
+        key: {"repository": repositories.get(key, "")} | data
+        for key, data in sorted(bundles.items())
+    }
+    requests: dict[str, dict[str, Any]] = {
         url: {"requests": registry.requests(url)} for url in sorted(set(repositories.values()))
     }
+    for url, script in _scripts(scenario).items():
+        if url in requests:
+            requests[url] |= script
     return Result(
         events=events,
         bundles=bundles,
@@ -739,7 +783,29 @@ def simulate(
         repositories=repositories,
         jobs_run=jobs_run,
         passes=controller.passes,
+        run={"start": format_time(scenario.start), "end": format_time(end)},
     )
+
+
+def _scripts(scenario: Scenario) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """What the scenario does to each repository within the run, for the reports."""
+    end = scenario.start + scenario.until
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for repository, at, event in sorted(scenario.registry_events, key=lambda e: e[1]):
+        if at > end:
+            continue
+        script = found.setdefault(repository, {})
+        if isinstance(event, Push):
+            push = {"time": format_time(at), "tag": event.tag}
+            if event.digest is not None:
+                push["digest"] = event.digest
+            script.setdefault("pushes", []).append(push)
+        elif isinstance(event, Delete):
+            script.setdefault("deletions", []).append({"time": format_time(at), "tag": event.tag})
+        elif isinstance(event, Outage):
+            outage = {"from": format_time(at), "until": format_time(event.until)}
+            script.setdefault("outages", []).append(outage | {"status": event.status})
+    return found
 
 
 def _apply_change(cluster: MemoryCluster, change: Change) -> None:
@@ -787,63 +853,89 @@ class JsonReport:
 
     def finish(self, result: Result) -> None:
         self.out.write("\n  ]" if self.count else "]")
-        for key, value in (("bundles", result.bundles), ("registry", result.registry)):
+        sections = (("bundles", result.bundles), ("registry", result.registry), ("run", result.run))
+        for key, value in sections:
             self.out.write(f',\n  "{key}": ' + self.encoder.encode(value).replace("\n", "\n  "))
         self.out.write("\n}\n")
 
 
-def _short(key: str, value: object) -> object:
-    if key == "digest" and isinstance(value, str) and len(value) > 19:
-        return value[:19]  # sha256: and 12 hex digits, as docker prints them
-    return value
-
-
-class TextReport:
-    """``--output text``, written as the run goes: a readable timeline and, at the end,
-    a summary table. A ``Polled`` line is shown only when the selection changes (the
-    JSON output keeps every poll)."""
-
-    def __init__(self, out: TextIO):
-        self.out = out
-        self.selected: dict[str, object] = {}
-        self.quiet = 0
-
-    def event(self, event: dict[str, Any]) -> None:
-        if event["type"] == "Polled":
-            if self.selected.get(event["bundle"], "-") == event.get("selected"):
-                self.quiet += 1
-                return
-            self.selected[event["bundle"]] = event.get("selected")
-        details = " ".join(
-            f"{k}={_short(k, v)}"
-            for k, v in event.items()
-            if k not in ("time", "bundle", "type") and v is not None
+def _phases(text: str | None) -> frozenset[str]:
+    if text is None:
+        return frozenset()
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in PHASES]
+    if unknown or not names:
+        raise InputError(
+            [
+                f"--fail-on: {', '.join(map(repr, unknown)) or repr(text)} is not a phase; "
+                f"phases: {', '.join(PHASES)}"
+            ]
         )
-        line = f"{event['time']}  {event['bundle']:<24} {event['type']:<14} {details}"
-        self.out.write(line.rstrip() + "\n")
+    return frozenset(names)
 
-    def finish(self, result: Result) -> None:
-        lines = [
-            f"({self.quiet} polls that changed nothing are not shown; --output json lists them)",
-            "",
-            f"{'BUNDLE':<28} {'PHASE':<10} {'APPLIED':<12} {'JOBS':>4} {'REGISTRY REQUESTS':>18}",
-        ]
-        for key, data in sorted(result.bundles.items()):
-            status = data["status"]
-            url = result.repositories.get(key)
-            requests = result.registry.get(url, {}).get("requests", 0) if url else 0
-            lines.append(
-                f"{key:<28} {status.get('phase', '-'):<10} "
-                f"{status.get('lastAppliedTag') or '-':<12} "
-                f"{result.jobs_run.get(key, 0):>4} {requests:>18}"
-            )
-        self.out.write("\n".join(lines) + "\n")
+
+def _selected(wanted: list[str] | None, objects: list[dict[str, Any]]) -> set[str] | None:
+    if not wanted:
+        return None
+    keys = {
+        f"{o['metadata']['namespace']}/{o['metadata']['name']}"
+        for o in objects
+        if o["kind"] == "WerfBundle"
+    }
+    problems = []
+    for key in wanted:
+        if key not in keys:
+            close = difflib.get_close_matches(key, sorted(keys), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"--bundle: no WerfBundle {key!r} in the files{hint}; write NS/NAME")
+    if problems:
+        raise InputError(problems)
+    return set(wanted)
+
+
+class _Sink:
+    """Takes every event of the run: drops those of bundles not asked for, hands the
+    rest to the stdout report, and keeps what the HTML report needs (every event but
+    the polls that changed nothing)."""
+
+    def __init__(self, report: Any, selected: set[str] | None, keep: bool):
+        self.report = report
+        self.selected = selected
+        self.kept: list[dict[str, Any]] | None = [] if keep else None
+        self.polled: dict[str, object] = {}
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if self.selected is not None and event["bundle"] not in self.selected:
+            return
+        self.report.event(event)
+        if self.kept is None:
+            return
+        if event["type"] == "Polled":
+            if self.polled.get(event["bundle"], "-") == event.get("selected"):
+                return
+            self.polled[event["bundle"]] = event.get("selected")
+        self.kept.append(event)
 
 
 def run_cli(
-    paths: list[str], scenario_path: str | None, until: str | None, start: str | None, output: str
+    paths: list[str],
+    scenario_path: str | None,
+    until: str | None,
+    start: str | None,
+    output: str,
+    *,
+    bundles: list[str] | None = None,
+    fail_on: str | None = None,
+    html: str | None = None,
 ) -> int:
+    """Exit 0: done; 2: invalid input; 3: a bundle ended in a ``fail_on`` phase (the
+    report is complete all the same); 141: the reader went away."""
+    from werfop.report_text import TextReport
+
     try:
+        failing = _phases(fail_on)
+        if html is not None and not Path(html).parent.is_dir():
+            raise InputError([f"--report: the folder of {html!r} does not exist"])
         moment = None
         if start is not None:
             moment = parse_time(start)
@@ -859,6 +951,7 @@ def run_cli(
         objects = check_objects(load_manifests(paths, scenario_path, notes.append))
         check_changes(objects, scenario.changes)
         notes += unmatched_registries(objects, scenario)
+        selected = _selected(bundles, objects)
     except InputError as error:
         for problem in error.problems:
             print(f"werfop simulate: {problem}", file=sys.stderr)
@@ -866,11 +959,23 @@ def run_cli(
     for text in notes:  # worth a look, but the run means what it says: exit 0
         print(f"werfop simulate: warning: {text}", file=sys.stderr)
     progress = sys.stderr if sys.stderr.isatty() else None
-    report = (JsonReport if output == "json" else TextReport)(sys.stdout)
-    try:
-        result = simulate(
-            objects, scenario, progress=progress, on_event=report.event, keep_events=False
+    keys = sorted(
+        f"{o['metadata']['namespace']}/{o['metadata']['name']}"
+        for o in objects
+        if o["kind"] == "WerfBundle"
+        and (
+            selected is None
+            or "/".join((o["metadata"]["namespace"], o["metadata"]["name"])) in selected
         )
+    )
+    report: JsonReport | TextReport = (
+        JsonReport(sys.stdout) if output == "json" else TextReport(sys.stdout, keys)
+    )
+    sink = _Sink(report, selected, keep=html is not None)
+    try:
+        result = simulate(objects, scenario, progress=progress, on_event=sink, keep_events=False)
+        if selected is not None:
+            result = result.only(selected)
         report.finish(result)
         sys.stdout.flush()
     except BrokenPipeError:
@@ -878,4 +983,28 @@ def run_cli(
         # the interpreter's final flush from failing again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a filter killed by it
-    return 0
+    if html is not None:
+        from werfop.report_html import render_html
+
+        assert sink.kept is not None
+        page = render_html(document(result, sink.kept))
+        Path(html).write_text(page, encoding="utf-8")
+        print(f"werfop simulate: wrote {html} ({len(page.encode()) // 1024} KiB)", file=sys.stderr)
+    ended = sorted(
+        (key, final_phase(data))
+        for key, data in result.bundles.items()
+        if final_phase(data) in failing
+    )
+    for key, phase in ended:
+        print(f"werfop simulate: --fail-on: {key} ended {phase}", file=sys.stderr)
+    return 3 if ended else 0
+
+
+def document(result: Result, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The JSON report's document, with ``events`` (the JSON report streams its own)."""
+    return {
+        "events": events,
+        "bundles": result.bundles,
+        "registry": result.registry,
+        "run": result.run,
+    }

@@ -29,7 +29,12 @@ def _streamed(events: list[dict]) -> str:
 
 def _whole(events: list[dict]) -> str:
     result = _result()
-    document = {"events": events, "bundles": result.bundles, "registry": result.registry}
+    document = {
+        "events": events,
+        "bundles": result.bundles,
+        "registry": result.registry,
+        "run": result.run,
+    }
     return json.dumps(document, indent=2) + "\n"
 
 
