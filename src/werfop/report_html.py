@@ -89,12 +89,18 @@ def _repository(entry: dict[str, Any], start: datetime) -> dict[str, Any]:
     }
 
 
-def _details(fields: Any) -> str:
-    return " ".join(
-        f"{k}={format_seconds(float(v)) if is_duration_field(k) and _number(v) else v}"
-        for k, v in fields
-        if v is not None
-    )
+def _details(fields: Any, shown: tuple[str, ...] = ()) -> str:
+    """``k=v`` for the fields not ``shown`` otherwise; a digest as docker prints it (the
+    JSON report has it whole), durations with their unit."""
+    return " ".join(f"{k}={_value(k, v)}" for k, v in fields if v is not None and k not in shown)
+
+
+def _value(key: str, value: Any) -> str:
+    if key == "digest" and isinstance(value, str) and len(value) > 19:
+        return value[:19]
+    if is_duration_field(key) and _number(value):
+        return format_seconds(float(value))
+    return str(value)
 
 
 def _number(value: Any) -> bool:
@@ -129,7 +135,7 @@ def _lane(lane: Lane, data: dict[str, Any], start: datetime) -> dict[str, Any]:
                 j.tag or "",
                 j.cause or "",
                 j.name,
-                _details(j.fields),
+                _details(j.fields, shown=("tag", "cause")),
             ]
             for j in lane.jobs
         ],
