@@ -62,6 +62,9 @@ def _parser(operator_flags: bool = True) -> argparse.ArgumentParser:
 
     val = sub.add_parser("validate", help="check WerfBundles and what they use, offline")
     val.add_argument("paths", nargs="+", metavar="PATH", help="YAML files or folders")
+    val.add_argument(
+        "--no-cross-namespace", action="store_true", help="as werfop run --no-cross-namespace"
+    )
 
     sub.add_parser("crd", help="print the WerfBundle CustomResourceDefinition")
 
@@ -100,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "validate":
         from werfop.validate import run_cli as validate_cli
 
-        return validate_cli(args.paths)
+        return validate_cli(args.paths, allow_cross_namespace=not args.no_cross_namespace)
     if args.command == "run":
         from werfop.operator import run
 

@@ -37,6 +37,7 @@ DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
 DEFAULT_UNTIL = timedelta(hours=24)
 KINDS = ("Namespace", "ServiceAccount", "ConfigMap", "Secret", "WerfBundle")
 MAX_PASSES_PER_INSTANT = 10_000
+SCENARIO_AS_MANIFEST = "this is a scenario: pass it with --scenario"
 # libyaml's parser with the same safe constructor where PyYAML was built with it (its
 # wheels are): ten times faster on large folders, which a pre-commit hook reads.
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -190,7 +191,7 @@ def read_manifests(
                             file=str(file),
                             document=None,
                             field=None,
-                            message="this is a scenario: pass it with --scenario",
+                            message=SCENARIO_AS_MANIFEST,
                         )
                     )
                 elif note is not None and not _same_file(file, scenario):

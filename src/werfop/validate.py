@@ -25,6 +25,9 @@ problem with it is an error. One absent from the files is a *warning*, never an 
 it may well exist in the cluster already (Secrets rarely live in Git). An optional
 ``valuesFrom`` source is not reported when absent.
 
+``--no-cross-namespace`` checks as ``werfop run --no-cross-namespace`` runs: a bundle
+that targets another namespace is an error, whatever the files hold.
+
 Must not: contact a cluster or a registry, run anything, or print a Secret's content.
 Neighbours: ``simulate`` (loading), ``render`` (the same observer, to render Jobs).
 Exit codes: 0 valid (warnings allowed), 2 at least one error.
@@ -44,7 +47,13 @@ from werfop.core.model import Bundle
 from werfop.core.validation import spec_problems
 from werfop.runtime.observe import Observer
 from werfop.runtime.registry_economy import RegistryEconomy
-from werfop.simulate import Problem, check_documents, populate, read_manifests
+from werfop.simulate import (
+    SCENARIO_AS_MANIFEST,
+    Problem,
+    check_documents,
+    populate,
+    read_manifests,
+)
 
 _NOW = datetime(2026, 1, 1, tzinfo=UTC)  # nothing checked depends on the time
 
@@ -67,10 +76,15 @@ class _Reference:
     optional: bool = False
 
 
-def validate(paths: list[str]) -> Report:
-    """Every error and warning for the manifests in ``paths`` (files or folders)."""
+def validate(paths: list[str], *, allow_cross_namespace: bool = True) -> Report:
+    """Every error and warning for the manifests in ``paths`` (files or folders);
+    ``allow_cross_namespace`` false checks them as ``werfop run --no-cross-namespace``
+    would run them."""
     notes: list[str] = []
     documents, errors = read_manifests(paths, note=notes.append)
+    # a simulator scenario is not a manifest: named or in a folder, it is skipped
+    notes += [f"{p.file}: skipped, a scenario" for p in errors if p.message == SCENARIO_AS_MANIFEST]
+    errors = [p for p in errors if p.message != SCENARIO_AS_MANIFEST]
     checked, found = check_documents(documents)
     errors += found
     warnings: list[Problem] = []
@@ -93,7 +107,12 @@ def validate(paths: list[str]) -> Report:
         clock = ManualClock(_NOW)
         cluster = MemoryCluster(clock)
         populate(cluster, objects)
-        observer = Observer(cluster, RegistryEconomy(ScriptedRegistry(clock), clock), clock)
+        observer = Observer(
+            cluster,
+            RegistryEconomy(ScriptedRegistry(clock), clock),
+            clock,
+            allow_cross_namespace=allow_cross_namespace,
+        )
     for file, index, bundle in bundles:
         spec = bundle.spec
         assert spec is not None and observer is not None
@@ -109,6 +128,8 @@ def validate(paths: list[str]) -> Report:
             ref.field: ref
             for ref in references(bundle)
             if (ref.kind, ref.namespace, ref.name) not in present
+            # with cross-namespace deploys off, the target is refused whatever exists
+            and (allow_cross_namespace or ref.kind != "Namespace")
         }
         for ref in absent.values():
             if not ref.optional:
@@ -184,10 +205,10 @@ def _ordered(problems: list[Problem]) -> list[Problem]:
     return sorted(problems, key=lambda p: (p.file, p.document or 0, p.field or "", p.message))
 
 
-def run_cli(paths: list[str]) -> int:
+def run_cli(paths: list[str], *, allow_cross_namespace: bool = True) -> int:
     """Print each problem as ``file:document:field: message`` (warnings say so) on
     stdout, a summary on stderr; exit 2 when there is an error, else 0."""
-    report = validate(paths)
+    report = validate(paths, allow_cross_namespace=allow_cross_namespace)
     out = sys.stdout
     for problem in report.errors:
         out.write(problem.line() + "\n")

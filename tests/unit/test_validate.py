@@ -243,3 +243,32 @@ def test_a_missing_path_is_an_error(tmp_path, capsys):
     assert [f"{tmp_path / 'nope.yaml'}:-:-: no such file or directory"] == (
         capsys.readouterr().out.splitlines()
     )
+
+
+def test_no_cross_namespace_refuses_another_target_as_the_operator_would(tmp_path, capsys):
+    text = (
+        _bundle(converge="targetNamespace: prod, serviceAccountName: werf")
+        + "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: prod, annotations: "
+        "{werf.io/accept-bundles-from: '*'}}\n"
+        + "---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: werf, namespace: prod}\n"
+    )
+    assert (0, []) == _validate(tmp_path, capsys, text)[:2]
+
+    code, out, _ = _validate(tmp_path, capsys, text, "--no-cross-namespace")
+
+    assert 2 == code
+    assert [
+        f"{tmp_path / 'm.yaml'}:1:spec.converge.targetNamespace: deploying from 'default' into "
+        "'prod' is disabled on this operator (--no-cross-namespace)"
+    ] == out
+
+
+def test_a_scenario_named_as_a_path_is_skipped_with_a_note(tmp_path, capsys):
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text("until: 1h\n")
+
+    code = main(["validate", str(scenario)])
+
+    captured = capsys.readouterr()
+    assert (0, "") == (code, captured.out)
+    assert f"note: {scenario}: skipped, a scenario\n" in captured.err
