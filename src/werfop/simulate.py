@@ -5,6 +5,9 @@ Role: load manifests and a scenario, build the in-memory world (``MemoryCluster`
 jumping from one due moment to the next, and report a timeline and final statuses.
 Must not: contain decision logic. If the simulator needed logic the operator does not
 share, the design would be wrong.
+Neighbours: ``report_text`` and ``report_html`` format what the run reported (the JSON
+report stays here, streamed), ``timeline`` reads its entries for both, ``validate`` and
+``render`` reuse the loading.
 """
 
 from __future__ import annotations
@@ -832,7 +835,8 @@ class JsonReport:
     """``--output json``, written as the run goes: the timeline events stream out one
     by one and the final statuses follow at the end, so a week of a thousand bundles
     (millions of events) never sits in memory. The bytes are those of
-    ``json.dumps({"events": [...], "bundles": ..., "registry": ...}, indent=2)``."""
+    ``json.dumps({"events": [...], "bundles": ..., "registry": ..., "run": ...},
+    indent=2)``."""
 
     def __init__(self, out: TextIO):
         self.out = out
