@@ -62,8 +62,11 @@ class TextReport:
         self.out.write(line.rstrip() + "\n")
 
     def finish(self, result: Result) -> None:
+        writes = sum(n for k, n in result.api.items() if not k.startswith(("GET", "LIST")))
         lines = [
             f"({self.quiet} polls that changed nothing are not shown; --output json lists them)",
+            f"API server requests: {sum(result.api.values())} ({writes} writes; "
+            "--output json counts them by verb and resource)",
             "",
         ]
         rows = [("BUNDLE", "PHASE", "APPLIED", "JOBS", "REPOSITORY")]

@@ -628,10 +628,14 @@ class Result:
     repositories: dict[str, str]
     jobs_run: dict[str, int]
     passes: int
+    # "<VERB> <resource>[/<subresource>]" -> requests the operator made of the API
+    # server, verbs as apiserver_request_total names them (watches not counted)
+    api: dict[str, int] = attrs.field(factory=dict)
     run: dict[str, str] = attrs.field(factory=dict)  # {"start", "end"} of virtual time
 
     def only(self, keys: set[str]) -> Result:
-        """The result for the bundles ``keys`` only, and the repositories they follow."""
+        """The result for the bundles ``keys`` only, and the repositories they follow
+        (``api`` stays the whole run's: the operator's requests are not per bundle)."""
         repositories = {k: v for k, v in self.repositories.items() if k in keys}
         followed = set(repositories.values())
         return attrs.evolve(
@@ -787,8 +791,35 @@ def simulate(
         repositories=repositories,
         jobs_run=jobs_run,
         passes=controller.passes,
+        api=api_requests(cluster.requests),
         run={"start": format_time(scenario.start), "end": format_time(end)},
     )
+
+
+# MemoryCluster's verbs -> the verbs of the API server's own metric
+_VERBS = {
+    "get": "GET",
+    "list": "LIST",
+    "create": "POST",
+    "update": "PUT",
+    "patch": "PATCH",
+    "delete": "DELETE",
+}
+
+
+# Reads the operator serves from its watch caches (werfop.adapters.kubernetes): they
+# never reach the API server.
+_CACHED = frozenset({("get", "werfbundles"), ("list", "werfbundles"), ("list", "jobs")})
+
+
+def api_requests(counts: dict[tuple[str, str], int]) -> dict[str, int]:
+    """``{"PUT werfbundles/status": 140, ...}`` from the in-memory cluster's counts: the
+    requests the operator would send to the API server (not its cached reads)."""
+    return {
+        f"{_VERBS.get(verb, verb.upper())} {resource}": count
+        for (verb, resource), count in sorted(counts.items(), key=lambda i: (i[0][1], i[0][0]))
+        if (verb, resource) not in _CACHED
+    }
 
 
 def _scripts(scenario: Scenario) -> dict[str, dict[str, list[dict[str, Any]]]]:
@@ -858,7 +889,12 @@ class JsonReport:
 
     def finish(self, result: Result) -> None:
         self.out.write("\n  ]" if self.count else "]")
-        sections = (("bundles", result.bundles), ("registry", result.registry), ("run", result.run))
+        sections = (
+            ("bundles", result.bundles),
+            ("registry", result.registry),
+            ("api", result.api),
+            ("run", result.run),
+        )
         for key, value in sections:
             self.out.write(f',\n  "{key}": ' + self.encoder.encode(value).replace("\n", "\n  "))
         self.out.write("\n}\n")

@@ -15,6 +15,7 @@ def _result() -> Result:
         repositories={},
         jobs_run={},
         passes=0,
+        api={"PUT werfbundles/status": 2, "POST jobs": 1},
     )
 
 
@@ -33,6 +34,7 @@ def _whole(events: list[dict]) -> str:
         "events": events,
         "bundles": result.bundles,
         "registry": result.registry,
+        "api": result.api,
         "run": result.run,
     }
     return json.dumps(document, indent=2) + "\n"

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import attrs
 
-from werfop.core.model import BundleStatus, Sensitive
+from werfop.core.model import BundleStatus, PollRecord, Sensitive
 
 
 @attrs.frozen(kw_only=True)
@@ -122,11 +122,17 @@ class Occurrence:
 
 @attrs.frozen(kw_only=True)
 class Plan:
-    """What to do now, and when to look at this bundle again (None: only on events)."""
+    """What to do now, and when to look at this bundle again (None: only on events).
+
+    ``polls`` is the bundle's poll record after this pass, for the runtime to keep and
+    hand back with the next observation: a quiet poll changes only the record, and its
+    plan writes nothing (None: a deletion pass, nothing to keep).
+    """
 
     actions: tuple[Action, ...] = ()
     requeue_after: timedelta | None = None
     timeline: tuple[Occurrence, ...] = ()
+    polls: PollRecord | None = None
 
     @property
     def is_empty(self) -> bool:

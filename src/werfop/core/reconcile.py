@@ -41,6 +41,7 @@ from werfop.core.model import (
     HistoryEntry,
     JobObservation,
     PollDeferred,
+    PollRecord,
     RegistrySnapshot,
     RegistryUnavailable,
     Rejection,
@@ -88,6 +89,14 @@ def is_poll_due(bundle: Bundle, now: datetime) -> bool:
     if requested is not None and requested != status.last_handled_reconcile_at:
         return True
     return now >= status.next_poll_time
+
+
+def next_scheduled_poll(bundle: Bundle, spec: BundleSpec, now: datetime) -> datetime:
+    """When a successful poll at ``now`` schedules the next one: the poll interval with
+    the bundle's jitter for its next poll count. The runtime's pacer books its slot
+    from this time and hands the slot back as ``TagList.next_poll``."""
+    count = bundle.status.poll_count + 1
+    return now + schedule.jittered(spec.registry.poll_interval, bundle.meta.uid, count)
 
 
 def reconcile(bundle: Bundle, registry_snapshot: RegistrySnapshot | None, clock: Clock) -> Plan:
@@ -164,6 +173,7 @@ class _Pass:
     timeline: list[Occurrence] = attrs.field(factory=list)
     wake: list[datetime] = attrs.field(factory=list)
     drifted: bool = False
+    polls: PollRecord | None = None
 
     # -- entry -------------------------------------------------------------------------
 
@@ -190,7 +200,10 @@ class _Pass:
         future = [w for w in self.wake if w > self.now]
         requeue = min(future) - self.now if future else None
         return Plan(
-            actions=tuple(self.actions), requeue_after=requeue, timeline=tuple(self.timeline)
+            actions=tuple(self.actions),
+            requeue_after=requeue,
+            timeline=tuple(self.timeline),
+            polls=self.polls,
         )
 
     def _note(self, type_: str, **fields: Any) -> None:
@@ -519,10 +532,10 @@ class _Pass:
                 last_error_message=message,
                 last_error_time=self.now,
             )
-        interval = schedule.jittered(spec.registry.poll_interval, uid, count)
         polled = {
             "last_poll_time": self.now,
-            "next_poll_time": self.now + interval,
+            "next_poll_time": snapshot.next_poll
+            or next_scheduled_poll(self.bundle, spec, self.now),
             "poll_count": count,
             "consecutive_failures": 0,
             "last_error_message": None,
@@ -820,7 +833,9 @@ class _Pass:
                 self._event(event.type, event.reason, event.message)
         if old.phase != new.phase:
             self._note("PhaseChanged", **{"from": old.phase, "to": new.phase})
-        if new != old:
+        polls = PollRecord.of(new)
+        self.polls = polls
+        if polls.onto(old) != new:  # not a quiet pass: more than the poll record moved
             write = WriteStatus(
                 namespace=meta.namespace,
                 name=meta.name,

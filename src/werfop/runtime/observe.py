@@ -33,6 +33,7 @@ from werfop.core.model import (
     LogMap,
     Meta,
     PollDeferred,
+    PollRecord,
     RegistrySnapshot,
     RegistryUnavailable,
     Sensitive,
@@ -40,7 +41,12 @@ from werfop.core.model import (
     ValuesFile,
 )
 from werfop.core.ports import Clock, ClusterPort, Credentials, Repository, TagListing
-from werfop.core.reconcile import RECONCILE_ANNOTATION, is_poll_due, jobs_needing_logs
+from werfop.core.reconcile import (
+    RECONCILE_ANNOTATION,
+    is_poll_due,
+    jobs_needing_logs,
+    next_scheduled_poll,
+)
 from werfop.core.validation import policy_for
 from werfop.core.values import merge_all, values_hash
 from werfop.core.versions import select
@@ -106,11 +112,17 @@ class Observer:
         # bundle key -> (uid, resourceVersion, status) of our last status write whose
         # stored document is known to decode back to that status (``status_written``)
         self._written: dict[str, tuple[str, str, BundleStatus]] = {}
+        # bundle key -> (uid, poll record) after its last pass: quiet polls are not
+        # written to the status, so this is newer than the status's own poll fields
+        self._polls: dict[str, tuple[str, PollRecord]] = {}
 
     def observe(self, raw: dict[str, Any], now: datetime) -> Observation:
         bundle, problems = decode_bundle(raw, status=self._written_status(raw))
         if bundle is None:
             return Observation(bundle=None, problems=tuple(problems))
+        kept = self._polls.get(bundle.meta.key)
+        if kept is not None and kept[0] == bundle.meta.uid:
+            bundle = attrs.evolve(bundle, status=kept[1].onto(bundle.status))
         bundle = attrs.evolve(bundle, jobs=self._jobs(bundle))
         spec = bundle.spec
         if spec is None or bundle.meta.deletion_timestamp is not None:
@@ -141,7 +153,18 @@ class Observer:
             if slot is not None:
                 return Observation(bundle=bundle, snapshot=PollDeferred(until=slot))
         snapshot, changed = self._snapshot(bundle, spec, repository, now)
+        if isinstance(snapshot, TagList) and self.pacer is not None:
+            # Book the next scheduled poll's slot now, so that it is not deferred when
+            # it comes; the pass records the slot as the next poll time.
+            due = next_scheduled_poll(bundle, spec, now)
+            slot = self.pacer.book(bundle.meta.key, due, spec.registry.poll_interval, now)
+            snapshot = attrs.evolve(snapshot, next_poll=slot)
         return Observation(bundle=bundle, snapshot=snapshot, changed=changed)
+
+    def polled(self, key: str, uid: str, record: PollRecord) -> None:
+        """A pass's plan was carried out: keep its poll record for the next pass (the
+        status holds it only as of its last write)."""
+        self._polls[key] = (uid, record)
 
     def status_written(
         self, status: BundleStatus, sent: dict[str, Any], response: dict[str, Any]
@@ -204,6 +227,7 @@ class Observer:
         self._values_memo.pop(key, None)
         self._listed.pop(key, None)
         self._written.pop(key, None)
+        self._polls.pop(key, None)
         self._log_scans.pop(key, None)
         if self.pacer is not None:
             self.pacer.forget(key)
