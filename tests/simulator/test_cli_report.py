@@ -218,3 +218,27 @@ def test_registry_requests_are_counted_per_repository_not_per_bundle(tmp_path):
         ["ghcr.io/acme/shared", "2", str(requests), "1", "0"],
     ] == _table(done.stdout, "REPOSITORY")
     assert ["BUNDLE", "PHASE", "APPLIED", "JOBS", "REPOSITORY"] == _table(done.stdout, "BUNDLE")[0]
+
+
+# --- --report -------------------------------------------------------------------------
+
+
+def test_report_writes_the_page_and_says_where(tmp_path, plain):
+    page = tmp_path / "report.html"
+
+    done = _examples("--report", str(page))
+
+    assert 0 == done.returncode, done.stderr
+    assert plain.stdout == done.stdout  # the text report is the same
+    assert f"werfop simulate: wrote {page} (" in done.stderr
+    text = page.read_text()
+    assert text.startswith("<!doctype html>")
+    assert all(f'"b":"{bundle}"' in text for bundle in ("default/edge", "default/shop"))
+
+
+def test_report_into_a_missing_folder_exits_2_before_running(tmp_path):
+    done = _examples("--report", str(tmp_path / "nope" / "report.html"))
+
+    assert 2 == done.returncode
+    assert "" == done.stdout
+    assert "--report: the folder of" in done.stderr

@@ -96,6 +96,42 @@ def test_every_bundle_gets_a_drawn_lane_and_the_console_stays_silent(report):
     assert 'class="outage"' in shop[: shop.index("</svg>")]
 
 
+def test_many_bundles_start_collapsed_and_all_are_drawn(tmp_path):
+    from werfop.report_html import render_html
+
+    count = 60
+    bundles = {
+        f"team-{i % 4}/app-{i:03d}": {"repository": "r.io/a/app", "status": {"phase": "Synced"}}
+        for i in range(count)
+    }
+    events = [
+        event
+        for key in bundles
+        for event in (
+            {"time": "2026-01-01T00:00:00Z", "bundle": key, "type": "JobCreated",
+             "job": f"{key.split('/')[1]}-1", "tag": "1.0.0", "cause": "NewVersion"},
+            {"time": "2026-01-01T00:01:00Z", "bundle": key, "type": "JobSucceeded",
+             "job": f"{key.split('/')[1]}-1", "tag": "1.0.0"},
+        )
+    ]  # fmt: skip
+    document = {
+        "events": events,
+        "bundles": bundles,
+        "registry": {"r.io/a/app": {"requests": 9}},
+        "run": {"start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"},
+    }
+    page = tmp_path / "many.html"
+    page.write_text(render_html(document), encoding="utf-8")
+
+    done = _browse(page, "--dump-dom", cwd=tmp_path)
+
+    assert 0 == done.returncode, done.stderr[-2000:]
+    assert [] == [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+    assert f'data-rendered="{count}"' in done.stdout
+    assert count == done.stdout.count('<div class="lane compact"')
+    assert count == len(re.findall(r'<svg class="plot" width="\d+" height="16"', done.stdout))
+
+
 def test_the_screenshot_is_a_picture_of_the_lanes(report):
     shot = report.parent / "shot.png"
 
