@@ -62,8 +62,11 @@ format: venv
 	$(VENV)/bin/ruff format src tests $(wildcard benchmarks)
 	$(VENV)/bin/ruff check --fix src tests $(wildcard benchmarks)
 
+# The examples' day, as text on stdout and as an HTML timeline in build/ (gitignored).
 demo: venv
-	$(VENV)/bin/werfop simulate examples/ --scenario examples/scenario.yaml
+	@mkdir -p build
+	$(VENV)/bin/werfop simulate examples/ --scenario examples/scenario.yaml --report build/demo-report.html
+	@echo "HTML report: file://$(CURDIR)/build/demo-report.html"
 
 clean: cluster-down
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -35,6 +35,7 @@ def _whole(events: list[dict]) -> str:
         "bundles": result.bundles,
         "registry": result.registry,
         "api": result.api,
+        "run": result.run,
     }
     return json.dumps(document, indent=2) + "\n"
 
@@ -42,7 +43,7 @@ def _whole(events: list[dict]) -> str:
 def test_flat_events_with_every_scalar_type():
     events = [
         {"time": "t", "bundle": "default/app", "type": "Polled", "selected": None, "tags": 3},
-        {"type": "RegistryError", "retryIn": 1.5, "ok": True, "text": 'a\nb "\u00e9" \\'},
+        {"type": "RegistryUnavailable", "retryIn": 1.5, "ok": True, "text": 'a\nb "\u00e9" \\'},
         {"type": "Odd", "big": float("inf"), "negative": -7},
     ]
     assert _whole(events) == _streamed(events)
