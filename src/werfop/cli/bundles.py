@@ -1,0 +1,98 @@
+"""Reads and writes of the day-2 commands, over ``adapters.kubernetes.KubernetesApi``
+(raw JSON; the client's generated models are never loaded).
+
+Role: get and list WerfBundles, merge-patch one, list the core/v1 Events whose
+involvedObject is a bundle, and read the served CRD and server version. Errors are the
+adapter's (``werfop.core.errors``), with a missing bundle as ``BundleNotFound`` naming
+it. Must not: render, wait, or read Secrets or pod logs (a live log tail is not
+redacted; ``status.lastJobLogs`` is).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from werfop.adapters.kubernetes import GROUP, PLURAL, VERSION, KubernetesApi
+from werfop.cli.events import newest
+from werfop.core.errors import NotFoundError
+
+Obj = dict[str, Any]
+CRD_NAME = f"{PLURAL}.{GROUP}"
+MAX_EVENTS = 20
+
+
+class BundleNotFound(NotFoundError):
+    """The named WerfBundle does not exist."""
+
+
+class Bundles:
+    """The day-2 view of the WerfBundles of one cluster."""
+
+    def __init__(self, api: KubernetesApi) -> None:
+        self.api = api
+
+    @staticmethod
+    def _path(namespace: str | None, name: str = "") -> str:
+        if namespace is None:
+            return f"/apis/{GROUP}/{VERSION}/{PLURAL}"
+        path = f"/apis/{GROUP}/{VERSION}/namespaces/{quote(namespace)}/{PLURAL}"
+        return f"{path}/{quote(name)}" if name else path
+
+    def get(self, namespace: str, name: str) -> Obj:
+        try:
+            found = self.api.request(
+                "GET", self._path(namespace, name), what=f"werfbundle {namespace}/{name}"
+            )
+        except NotFoundError:
+            raise BundleNotFound(f"werfbundle {namespace}/{name} not found") from None
+        return dict(found)
+
+    def list_bundles(self, namespace: str | None) -> list[Obj]:
+        """Bundles of ``namespace`` (every namespace: None), sorted by namespace, name."""
+        where = "all namespaces" if namespace is None else f"namespace {namespace}"
+        answer = self.api.request("GET", self._path(namespace), what=f"list werfbundles in {where}")
+        items = list(answer.get("items") or [])
+        return sorted(items, key=lambda b: (b["metadata"]["namespace"], b["metadata"]["name"]))
+
+    def patch(self, namespace: str, name: str, patch: Obj) -> Obj:
+        """A JSON merge patch; the bundle as the server stored it."""
+        try:
+            changed = self.api.request(
+                "PATCH",
+                self._path(namespace, name),
+                body=patch,
+                content_type="application/merge-patch+json",
+                what=f"werfbundle {namespace}/{name}",
+            )
+        except NotFoundError:
+            raise BundleNotFound(f"werfbundle {namespace}/{name} not found") from None
+        return dict(changed)
+
+    def events(self, bundle: Obj) -> list[Obj]:
+        """The newest Events about ``bundle`` (by its uid), oldest first."""
+        meta = bundle["metadata"]
+        answer = self.api.request(
+            "GET",
+            f"/api/v1/namespaces/{quote(meta['namespace'])}/events",
+            query={"fieldSelector": f"involvedObject.uid={meta['uid']}"},
+            what=f"Events of werfbundle {meta['namespace']}/{meta['name']}",
+        )
+        return newest(answer.get("items") or [], MAX_EVENTS)
+
+    def server_version(self) -> str:
+        answer = self.api.request("GET", "/version", what="the API server's version")
+        return str(answer.get("gitVersion", "unknown"))
+
+    def crd_versions(self) -> list[str]:
+        """The served versions of the WerfBundle CRD, the storage one marked ``*``."""
+        crd = self.api.request(
+            "GET",
+            f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{CRD_NAME}",
+            what=f"CustomResourceDefinition {CRD_NAME}",
+        )
+        return [
+            v["name"] + ("*" if v.get("storage") else "")
+            for v in (crd.get("spec") or {}).get("versions") or []
+            if v.get("served")
+        ]
