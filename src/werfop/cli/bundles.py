@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from werfop.adapters.kubernetes import GROUP, PLURAL, VERSION, KubernetesApi
 from werfop.cli.events import newest
-from werfop.core.errors import NotFoundError
+from werfop.core.errors import NotFoundError, TransientError
 
 Obj = dict[str, Any]
 CRD_NAME = f"{PLURAL}.{GROUP}"
@@ -31,6 +31,17 @@ class Bundles:
 
     def __init__(self, api: KubernetesApi) -> None:
         self.api = api
+        self.server = str(getattr(getattr(api.api, "configuration", None), "host", "") or "")
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """``KubernetesApi.request``; an unreachable server is named (the adapter's
+        message says only which call failed)."""
+        try:
+            return self.api.request(method, path, **kwargs)
+        except TransientError as error:
+            raise TransientError(
+                f"{error} at {self.server}" if self.server else str(error)
+            ) from None
 
     @staticmethod
     def _path(namespace: str | None, name: str = "") -> str:
@@ -41,7 +52,7 @@ class Bundles:
 
     def get(self, namespace: str, name: str) -> Obj:
         try:
-            found = self.api.request(
+            found = self._request(
                 "GET", self._path(namespace, name), what=f"werfbundle {namespace}/{name}"
             )
         except NotFoundError:
@@ -51,14 +62,14 @@ class Bundles:
     def list_bundles(self, namespace: str | None) -> list[Obj]:
         """Bundles of ``namespace`` (every namespace: None), sorted by namespace, name."""
         where = "all namespaces" if namespace is None else f"namespace {namespace}"
-        answer = self.api.request("GET", self._path(namespace), what=f"list werfbundles in {where}")
+        answer = self._request("GET", self._path(namespace), what=f"list werfbundles in {where}")
         items = list(answer.get("items") or [])
         return sorted(items, key=lambda b: (b["metadata"]["namespace"], b["metadata"]["name"]))
 
     def patch(self, namespace: str, name: str, patch: Obj) -> Obj:
         """A JSON merge patch; the bundle as the server stored it."""
         try:
-            changed = self.api.request(
+            changed = self._request(
                 "PATCH",
                 self._path(namespace, name),
                 body=patch,
@@ -72,7 +83,7 @@ class Bundles:
     def events(self, bundle: Obj) -> list[Obj]:
         """The newest Events about ``bundle`` (by its uid), oldest first."""
         meta = bundle["metadata"]
-        answer = self.api.request(
+        answer = self._request(
             "GET",
             f"/api/v1/namespaces/{quote(meta['namespace'])}/events",
             query={"fieldSelector": f"involvedObject.uid={meta['uid']}"},
@@ -81,12 +92,12 @@ class Bundles:
         return newest(answer.get("items") or [], MAX_EVENTS)
 
     def server_version(self) -> str:
-        answer = self.api.request("GET", "/version", what="the API server's version")
+        answer = self._request("GET", "/version", what="the API server's version")
         return str(answer.get("gitVersion", "unknown"))
 
     def crd_versions(self) -> list[str]:
         """The served versions of the WerfBundle CRD, the storage one marked ``*``."""
-        crd = self.api.request(
+        crd = self._request(
             "GET",
             f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{CRD_NAME}",
             what=f"CustomResourceDefinition {CRD_NAME}",

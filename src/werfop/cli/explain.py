@@ -156,7 +156,8 @@ def _last_job(status: Obj, now: datetime, log_lines: int) -> list[str]:
     logs = str(status.get("lastJobLogs") or "").rstrip("\n")
     if logs and log_lines > 0:
         tail = logs.splitlines()[-log_lines:]
-        lines.append(f"Log tail (status.lastJobLogs, redacted; last {len(tail)} lines):")
+        count = f"{len(tail)} line" + ("s" if len(tail) != 1 else "")
+        lines.append(f"Log tail (status.lastJobLogs, redacted; last {count}):")
         lines += [f"  | {line}".rstrip() for line in tail]
     return lines
 

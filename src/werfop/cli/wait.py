@@ -2,7 +2,8 @@
 
 Role: poll the bundle (one GET a second, as ``flux reconcile`` polls) until
 ``handled(bundle)`` and ``levers.is_settled(bundle)`` both hold, or the timeout passes;
-report each new phase/message on the way. The API server being briefly unreachable is
+report each new phase/message on the way (not the settled one: the caller
+tells the outcome). The API server being briefly unreachable is
 waited out within the same timeout; a bundle deleted meanwhile ends the wait
 (``BundleNotFound``). Must not: decide what "handled" means (``levers`` does).
 """
@@ -42,12 +43,12 @@ def wait_for(
             report(f"  (retrying: {error})")
         else:
             if handled(last):
-                line = summary(last)
-                if line != told:
-                    report(f"  {line}")
-                    told = line
                 if is_settled(last):
                     return True, last
+                line = summary(last)
+                if line != told:  # the way there; the caller tells the outcome
+                    report(f"  {line}")
+                    told = line
         if monotonic() >= deadline:
             return False, last
         sleep(min(interval, max(0.0, deadline - monotonic())))
