@@ -382,9 +382,11 @@ def _version(args: argparse.Namespace, out: TextIO) -> None:
         return
     try:
         served = session.bundles.crd_versions()
+        crd = ", ".join(served) + " (* storage)" if served else "not served"
     except NotFoundError:
-        served = []
-    crd = ", ".join(served) + " (* storage)" if served else "not installed"
+        crd = "not installed"
+    except WerfopError as error:  # e.g. a user who may not read CRDs
+        crd = f"unknown ({error})"
     print(f"server: Kubernetes {kubernetes}; werfbundles.werf.io {crd}", file=out)
 
 
