@@ -307,3 +307,29 @@ def test_version_shows_the_client_the_server_and_the_served_crd(deployed, plane,
         "client: werfop 0.1.0",
         f"server: Kubernetes {plane.version}; werfbundles.werf.io v1alpha1* (* storage)",
     ] == out.splitlines()
+
+
+def test_kubectl_runs_it_as_the_werfop_plugin(deployed, plane, kubeconfig, namespace):
+    bin_dir = Path(sys.executable).parent  # where the kubectl-werfop console script is
+    assert (bin_dir / "kubectl-werfop").exists()
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("KUBECONFIG", None)
+
+    done = subprocess.run(
+        [
+            "kubectl",
+            "werfop",
+            "get",
+            "nosuch",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--context",
+            CONTEXT,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+
+    assert (1, f"werfbundle {namespace}/nosuch not found\n") == (done.returncode, done.stderr)
