@@ -205,3 +205,25 @@ def test_status_never_prints_inline_values_or_secret_names_data():
     secretive["spec"]["converge"] = {"values": {"password": "hunter2"}}
 
     assert "hunter2" not in explain(secretive, [], NOW)
+
+
+def test_status_tells_a_deletion_in_progress_and_drift_checks():
+    deleting = bundle(
+        "shop", **SYNCED, uninstall="Failed", lastDriftCheckTime="2026-12-04T11:58:00Z"
+    )
+    deleting["metadata"] |= {
+        "deletionTimestamp": "2026-12-04T11:59:00Z",
+        "finalizers": ["werf.io/finalizer"],
+    }
+    deleting["spec"]["converge"] = {"driftDetection": {"enabled": True}}
+    deleting["status"]["driftCorrections"] = 2
+
+    lines = explain(deleting, [], NOW).splitlines()
+
+    assert (
+        "Deleting:     since 2026-12-04T11:59:00Z (60s ago); uninstall Failed; "
+        "finalizers werf.io/finalizer"
+    ) in lines
+    assert (
+        "Drift checks: last 2026-12-04T11:58:00Z (2m ago); 2 correction(s) for this version"
+    ) in lines

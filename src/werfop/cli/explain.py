@@ -1,13 +1,14 @@
 """``werfop status NAME`` (alias ``explain``): why a WerfBundle is where it is.
 
 Role: render, from the bundle's raw JSON and its Events, the Ready message and the
-other conditions, what it follows, the selection (chosen tag and the rejected ones with
-their reasons, or what the status holds instead), the polls (last, next), registry
-failures, the active Job, the last finished Job with the tail of ``status.lastJobLogs``
-(captured and redacted by the operator; no live log is read), the levers set
-(``werf.io/*`` annotations and whether they were handled), recent Events and the
-version history. Pure: the caller passes ``now``. Must not: print spec values (inline
-Helm values may hold secrets) or anything from a Secret.
+other conditions, a deletion in progress (uninstall, finalizers), what it follows, the
+selection (chosen tag and the rejected ones with their reasons, or what the status holds
+instead), the polls (last, next), drift checks, registry failures, the active Job, the
+last finished Job with the tail of ``status.lastJobLogs`` (captured and redacted by the
+operator; no live log is read), the levers set (``werf.io/*`` annotations and whether
+they were handled), recent Events and the version history. Pure: the caller passes
+``now``. Must not: print spec values (inline Helm values may hold secrets) or anything
+from a Secret.
 """
 
 from __future__ import annotations
@@ -44,6 +45,14 @@ def explain(bundle: Obj, events: Sequence[Obj], now: datetime, *, log_lines: int
     generation, observed = meta.get("generation"), status.get("observedGeneration")
     if observed != generation:
         field("Generation", f"{generation}, the status describes {observed or 'none yet'}")
+    if meta.get("deletionTimestamp"):
+        uninstall = status.get("uninstall")
+        field(
+            "Deleting",
+            f"since {_when(meta['deletionTimestamp'], now)}"
+            + (f"; uninstall {uninstall}" if uninstall else "")
+            + f"; finalizers {', '.join(meta.get('finalizers') or []) or 'none'}",
+        )
     field("Follows", _follows(spec))
     field("Suspended", "yes (spec.suspend)" if spec.get("suspend") else "no")
     if status.get("resolvedTargetNamespace"):
@@ -58,6 +67,12 @@ def explain(bundle: Obj, events: Sequence[Obj], now: datetime, *, log_lines: int
     if soak:
         field("Soaking", f"{soak.get('tag')} since {_when(soak.get('since'), now)} (minAge)")
     field("Polls", _polls(status, now))
+    if ((spec.get("converge") or {}).get("driftDetection") or {}).get("enabled"):
+        field(
+            "Drift checks",
+            f"last {_when(status.get('lastDriftCheckTime'), now)}; "
+            f"{int(status.get('driftCorrections') or 0)} correction(s) for this version",
+        )
     failures = int(status.get("consecutiveFailures") or 0)
     if failures or status.get("lastErrorMessage"):
         field(
