@@ -333,3 +333,23 @@ def test_kubectl_runs_it_as_the_werfop_plugin(deployed, plane, kubeconfig, names
     )
 
     assert (1, f"werfbundle {namespace}/nosuch not found\n") == (done.returncode, done.stderr)
+
+
+def test_reconcile_wait_exits_1_when_the_requested_poll_fails(admin, operators, namespace, werfop):
+    # Nothing listens on port 1: every poll fails, too few in a row to make it Failed.
+    admin.create("werfbundles", bundle("shop", "127.0.0.1:1/acme/shop", namespace))
+    operators().wait_ready(timeout=60)
+    wait_for(
+        lambda: status_of(admin, "shop", namespace).get("consecutiveFailures"), 60, "a failed poll"
+    )
+
+    code, out, err = werfop("reconcile", "shop", "--wait", "--timeout", "1m")
+
+    status = status_of(admin, "shop", namespace)
+    assert 1 == code, out
+    assert (
+        annotations(admin, "shop", namespace)["werf.io/reconcile-at"]
+        == status["lastHandledReconcileAt"]
+    )
+    assert err.startswith(f"werfbundle {namespace}/shop: the requested poll failed: ")
+    assert status["lastErrorMessage"] in err

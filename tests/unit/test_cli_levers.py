@@ -169,3 +169,10 @@ def test_wait_gives_up_at_the_timeout_with_the_last_bundle_read():
     )
 
     assert (False, stuck, 5.0) == (done, last, clock.now)
+
+
+def test_a_poll_failure_is_told_only_while_polls_fail():
+    assert [None, "HTTP 503 (2 in a row; the operator retries with backoff)"] == [
+        levers.poll_failure(bundle(consecutiveFailures=0, lastErrorMessage="old")),
+        levers.poll_failure(bundle(consecutiveFailures=2, lastErrorMessage="HTTP 503")),
+    ]

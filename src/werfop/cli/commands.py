@@ -240,7 +240,7 @@ def _annotate(args: argparse.Namespace, out: TextIO) -> None:
     print(f"werfbundle {key} annotated: {args.annotation}={value} (was {before})", file=out)
     if args.wait:
         field = levers.HANDLED_FIELD[args.annotation]
-        _wait(
+        settled = _wait(
             session,
             args.name,
             levers.handled_annotation(args.annotation, value),
@@ -248,6 +248,16 @@ def _annotate(args: argparse.Namespace, out: TextIO) -> None:
             f"status.{field}={value}",
             out,
         )
+        if args.annotation == RECONCILE_ANNOTATION:
+            _refuse_failed_poll(settled, key)
+
+
+def _refuse_failed_poll(bundle: Obj, key: str) -> None:
+    """The poll a reconcile asked for failed: fewer failures in a row than make the
+    bundle Failed leave its phase as it was, so say it here."""
+    failure = levers.poll_failure(bundle)
+    if failure is not None:
+        raise Failure(f"werfbundle {key}: the requested poll failed: {failure}")
 
 
 def _rollback(args: argparse.Namespace, out: TextIO) -> None:
@@ -271,7 +281,7 @@ def _rollback(args: argparse.Namespace, out: TextIO) -> None:
         if args.wait:
             handled = levers.handled_annotation(RECONCILE_ANNOTATION, value)
             what = f"status.lastHandledReconcileAt={value}"
-            _wait(session, args.name, handled, timeout, what, out)
+            _refuse_failed_poll(_wait(session, args.name, handled, timeout, what, out), key)
         return
     tag = args.to
     for _ in range(5):  # checked against the history of the version patched
@@ -335,7 +345,8 @@ def _wait(
     timeout: timedelta,
     what: str,
     out: TextIO,
-) -> None:
+) -> Obj:
+    """Wait as ``--wait`` promises; the settled bundle, or ``Failure``."""
     from werfop.cli.wait import wait_for
 
     key = f"{session.namespace}/{name}"
@@ -357,6 +368,7 @@ def _wait(
     if levers.is_failed(last):
         raise Failure(f"werfbundle {key} {levers.summary(last)}")
     print(f"werfbundle {key} {levers.summary(last)}", file=out)
+    return last
 
 
 def go_duration(delta: timedelta) -> str:

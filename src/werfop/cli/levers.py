@@ -114,6 +114,17 @@ def is_failed(bundle: Obj) -> bool:
     return status_of(bundle).get("phase") == "Failed"
 
 
+def poll_failure(bundle: Obj) -> str | None:
+    """Why the bundle's last registry poll failed (``consecutiveFailures`` in a row and
+    ``lastErrorMessage``); None when it succeeded."""
+    status = status_of(bundle)
+    failures = int(status.get("consecutiveFailures") or 0)
+    if failures <= 0:
+        return None
+    message = status.get("lastErrorMessage") or "no message"
+    return f"{message} ({failures} in a row; the operator retries with backoff)"
+
+
 def summary(bundle: Obj) -> str:
     """``Phase: Ready message`` in one line, for the end of a wait."""
     status = status_of(bundle)
