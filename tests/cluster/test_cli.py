@@ -23,7 +23,7 @@ import yaml
 
 from support.operator import bundle, status_of, werf_jobs
 
-from .conftest import failed, follow, job_condition, synced_on, wait_for
+from .conftest import failed, follow, job_condition, synced_on, token_for, wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 
@@ -353,3 +353,60 @@ def test_reconcile_wait_exits_1_when_the_requested_poll_fails(admin, operators, 
     )
     assert err.startswith(f"werfbundle {namespace}/shop: the requested poll failed: ")
     assert status["lastErrorMessage"] in err
+
+
+def account_with(admin, namespace: str, name: str, cluster_role: str) -> None:  # type: ignore[no-untyped-def]
+    """A ServiceAccount bound, in ``namespace`` only, to ``cluster_role``."""
+    admin.create(
+        "serviceaccounts",
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": name, "namespace": namespace},
+        },
+    )
+    admin.http.post(
+        f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings",
+        json={
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": name, "namespace": namespace},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": cluster_role,
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+        },
+    ).raise_for_status()
+
+
+def test_a_viewer_reads_and_is_refused_a_lever_in_one_line_an_editor_pulls_it(
+    admin, core, deployed, plane, plain_registry, repo_name, namespace, tmp_path
+):
+    admin.create("werfbundles", bundle("shop", f"{plain_registry.host}/{repo_name}", namespace))
+    account_with(admin, namespace, "reader", "view")  # aggregates werfop-werfbundle-viewer
+    account_with(admin, namespace, "author", "werfop-werfbundle-editor")
+
+    def as_account(account: str, *args: str) -> tuple[int, str, str]:
+        path = tmp_path / f"{account}.kubeconfig"
+        path.write_text(plane.kubeconfig_for(token_for(core, namespace, account), namespace))
+        done = subprocess.run(
+            [sys.executable, "-m", "werfop.main", *args, "--kubeconfig", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return done.returncode, done.stdout, done.stderr
+
+    status = as_account("reader", "status", "shop")
+    refused = as_account("reader", "reconcile", "shop")
+    pulled = as_account("author", "reconcile", "shop")
+
+    assert (0, "") == (status[0], status[2])
+    assert 1 == refused[0]
+    assert 1 == len(refused[2].splitlines())
+    assert "HTTP 403 Forbidden" in refused[2]
+    assert 'cannot patch resource "werfbundles"' in refused[2]
+    assert 0 == pulled[0], pulled
+    assert "werf.io/reconcile-at" in annotations(admin, "shop", namespace)
