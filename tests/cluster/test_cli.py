@@ -283,6 +283,7 @@ def test_suspend_and_resume_wait_for_the_new_generation_and_levers_refuse_meanwh
     refused = werfop("reconcile", "shop")
     resumed = werfop("resume", "shop", "--wait", "--timeout", "1m")
     after = admin.get("werfbundles", namespace, "shop")
+    not_suspended = werfop("resume", "shop")
 
     assert 0 == suspended[0], suspended
     assert f"werfbundle {namespace}/shop suspended (spec.suspend: false -> true)" in suspended[1]
@@ -297,6 +298,10 @@ def test_suspend_and_resume_wait_for_the_new_generation_and_levers_refuse_meanwh
     assert 0 == resumed[0], resumed
     assert (False, "Synced") == (after["spec"]["suspend"], after["status"]["phase"])
     assert after["metadata"]["generation"] == after["status"]["observedGeneration"]
+    assert (0, f"werfbundle {namespace}/shop is not suspended (spec.suspend: false)\n") == (
+        not_suspended[0],
+        not_suspended[1],
+    )
 
 
 def test_version_shows_the_client_the_server_and_the_served_crd(deployed, plane, werfop):

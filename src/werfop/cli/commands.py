@@ -8,9 +8,11 @@ Role: ``add_commands`` adds ``get``, ``status`` (alias ``explain``), ``reconcile
 ``bundles``, wait through ``wait``, and print through ``table`` and ``explain``.
 
 Exit codes: 0 done (with ``--wait``: settled and not Failed); 1 the bundle ended
-Failed, the wait timed out, the bundle or the cluster configuration is missing, or the
-API server refused or could not be reached (one line on stderr, no traceback); 2 usage
-(argparse's, a bad ``--timeout``, a rollback to a version the history does not hold).
+Failed, the poll ``reconcile --wait`` asked for failed, the wait timed out, the bundle
+or the cluster configuration is missing, a lever was pulled on a suspended bundle, or
+the API server refused or could not be reached (one line on stderr, no traceback); 2
+usage (argparse's, a bad ``--timeout``, a rollback to a version the history does not
+hold).
 """
 
 from __future__ import annotations
@@ -318,7 +320,8 @@ def _suspend(args: argparse.Namespace, out: TextIO) -> None:
     bundle = session.bundles.get(session.namespace, args.name)
     word = "suspended" if args.suspend else "resumed"
     if levers.is_suspended(bundle) == args.suspend:
-        print(f"werfbundle {key} is already {word} (spec.suspend: {_bool(args.suspend)})", file=out)
+        state = "already suspended" if args.suspend else "not suspended"
+        print(f"werfbundle {key} is {state} (spec.suspend: {_bool(args.suspend)})", file=out)
         return
     changed = session.bundles.patch(
         session.namespace, args.name, levers.suspend_patch(args.suspend)
