@@ -211,7 +211,9 @@ def test_redeploy_wait_runs_the_same_version_again_to_the_end(
 def test_retry_wait_runs_a_fresh_attempt_and_exits_1_when_it_ends_failed(
     admin, operators, plain_registry, repo_name, namespace, pod_rules, werfop
 ):
-    pod_rules([{"match": {"namespace": namespace}, "exitCode": 1}])
+    # Pods fail after 3 s: a wait that returned before the fresh attempt ended would
+    # find its Job missing or running.
+    pod_rules([{"match": {"namespace": namespace}, "exitCode": 1, "after": "3s"}])
     follow(admin, plain_registry, repo_name, namespace, converge={"maxAttempts": 1})
     operators().wait_ready(timeout=60)
     failed(admin, "shop", namespace, 90)
@@ -221,7 +223,7 @@ def test_retry_wait_runs_a_fresh_attempt_and_exits_1_when_it_ends_failed(
     status = status_of(admin, "shop", namespace)
     assert 1 == code
     assert annotations(admin, "shop", namespace)["werf.io/retry"] == status["lastHandledRetry"]
-    assert 2 == len(werf_jobs(admin, namespace))
+    assert ["Failed", "Failed"] == [job_condition(j) for j in werf_jobs(admin, namespace)]
     assert f"werfbundle {namespace}/shop Failed: tag 1.0.0 failed 1 times" in err
     assert "waiting for status.lastHandledRetry=" in out
 
