@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 export HYPOTHESIS_PROFILE ?= $(if $(CI),ci,dev)
 
-.PHONY: all venv system-deps controlplane werf cluster-up cluster-down test test-fast lint format demo manifests clean
+.PHONY: all venv system-deps controlplane werf promtool cluster-up cluster-down test test-fast lint format demo manifests clean
 
 all: lint test
 
@@ -31,6 +31,11 @@ controlplane:
 werf:
 	@scripts/build-werf.sh >/dev/null
 
+# promtool, for the alert rules' tests: extracted from Debian's prometheus package (no
+# server installed or started), cached per machine.
+promtool:
+	@scripts/promtool.sh >/dev/null
+
 # A local control plane in .cluster/ (kubeconfig: .cluster/kubeconfig), and its pod completer.
 cluster-up: venv controlplane werf
 	@WERFOP_WERF_DIR=$$(scripts/build-werf.sh 2>/dev/null) PYTHONPATH=tests \
@@ -40,8 +45,9 @@ cluster-down:
 	@if [ -x $(PY) ]; then PYTHONPATH=tests $(PY) -m support.controlplane down --dir .cluster; \
 	else rm -rf .cluster; fi
 
-test: venv system-deps controlplane werf
-	WERFOP_WERF_DIR=$$(scripts/build-werf.sh 2>/dev/null) $(PY) -m pytest -q $(PYTEST_ARGS); \
+test: venv system-deps controlplane werf promtool
+	WERFOP_WERF_DIR=$$(scripts/build-werf.sh 2>/dev/null) WERFOP_PROMTOOL=$$(scripts/promtool.sh 2>/dev/null) \
+		$(PY) -m pytest -q $(PYTEST_ARGS); \
 		rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 test-fast: venv
@@ -56,8 +62,11 @@ format: venv
 	$(VENV)/bin/ruff format src tests $(wildcard benchmarks)
 	$(VENV)/bin/ruff check --fix src tests $(wildcard benchmarks)
 
+# The examples' day, as text on stdout and as an HTML timeline in build/ (gitignored).
 demo: venv
-	$(VENV)/bin/werfop simulate examples/ --scenario examples/scenario.yaml
+	@mkdir -p build
+	$(VENV)/bin/werfop simulate examples/ --scenario examples/scenario.yaml --report build/demo-report.html
+	@echo "HTML report: file://$(CURDIR)/build/demo-report.html"
 
 clean: cluster-down
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

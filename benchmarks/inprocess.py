@@ -19,7 +19,7 @@ import scenarios
 
 from werfop.adapters.memory import ManualClock, MemoryCluster
 from werfop.adapters.scripted_registry import ScriptedRegistry
-from werfop.core.actions import Occurrence
+from werfop.core.timeline import Entry
 from werfop.runtime.controller import Controller
 from werfop.runtime.pacer import PollPacer
 from werfop.runtime.registry_economy import RegistryEconomy
@@ -95,7 +95,7 @@ class InProcess:
     def _decide_job(job: dict[str, Any]) -> tuple[Any, timedelta, str]:
         return "succeeded", timedelta(minutes=1), "$ werf bundle apply\nSucceeded\n"
 
-    def _record(self, key: str, moment: datetime, timeline: tuple[Occurrence, ...]) -> None:
+    def _record(self, key: str, moment: datetime, timeline: tuple[Entry, ...]) -> None:
         for occurrence in timeline:
             self.occurrences[occurrence.type] += 1
             if occurrence.type == "Polled":

@@ -10,14 +10,17 @@ operator, wired in ``werfop.operator``); the day-2 commands (``get``, ``status``
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 
 from werfop import __version__
 
+# Subcommands that never talk to a cluster: they skip importing the operator (and the
+# kubernetes client, half a second) just to describe ``run``'s flags.
+_OFFLINE = frozenset(("simulate", "resolve", "render", "validate", "crd"))
 
-def _parser() -> argparse.ArgumentParser:
+
+def _parser(operator_flags: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="werfop", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"werfop {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -28,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--until", help="virtual duration to run (default 24h, or the scenario's)")
     sim.add_argument("--start", help="virtual start time, RFC 3339")
     sim.add_argument("--output", choices=("text", "json"), default="text")
+    sim.add_argument("--bundle", action="append", metavar="NS/NAME", help="report only these")
+    sim.add_argument("--fail-on", metavar="PHASE[,PHASE]", help="exit 3 if a bundle ends so")
+    sim.add_argument("--report", metavar="FILE.html", help="also write an HTML timeline")
 
     res = sub.add_parser("resolve", help="show which tag a version policy selects")
     res.add_argument("repository", nargs="?", help="OCI repository to list (live mode)")
@@ -54,11 +60,19 @@ def _parser() -> argparse.ArgumentParser:
     ren.add_argument("--kind", choices=("apply", "plan", "uninstall"), default="apply")
     ren.add_argument("--output", choices=("yaml", "json"), default="yaml")
 
+    val = sub.add_parser("validate", help="check WerfBundles and what they use, offline")
+    val.add_argument("paths", nargs="+", metavar="PATH", help="YAML files or folders")
+    val.add_argument(
+        "--no-cross-namespace", action="store_true", help="as werfop run --no-cross-namespace"
+    )
+
     sub.add_parser("crd", help="print the WerfBundle CustomResourceDefinition")
 
-    from werfop.operator import add_arguments
+    run = sub.add_parser("run", help="run the operator against a cluster")
+    if operator_flags:
+        from werfop.operator import add_arguments
 
-    add_arguments(sub.add_parser("run", help="run the operator against a cluster"))
+        add_arguments(run)
 
     from werfop.cli.commands import add_commands
 
@@ -67,7 +81,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser(operator_flags=argv[:1] != [] and argv[0] not in _OFFLINE).parse_args(argv)
     if getattr(args, "day2", None) is not None:
         from werfop.cli.commands import run as run_day2
 
@@ -75,7 +90,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "simulate":
         from werfop.simulate import run_cli
 
-        return run_cli(args.paths, args.scenario, args.until, args.start, args.output)
+        return run_cli(
+            args.paths,
+            args.scenario,
+            args.until,
+            args.start,
+            args.output,
+            bundles=args.bundle,
+            fail_on=args.fail_on,
+            html=args.report,
+        )
     if args.command == "resolve":
         from werfop.resolve import run_cli as resolve_cli
 
@@ -84,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from werfop.render import run_cli as render_cli
 
         return render_cli(args.paths, args.tag, args.digest, args.kind, args.output)
+    if args.command == "validate":
+        from werfop.validate import run_cli as validate_cli
+
+        return validate_cli(args.paths, allow_cross_namespace=not args.no_cross_namespace)
     if args.command == "run":
         from werfop.operator import run
 
@@ -94,11 +122,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(render_crd_yaml())
         return 0
     raise AssertionError(args.command)  # argparse enforces the choices
-
-
-def _dump(document: object) -> None:
-    json.dump(document, sys.stdout, indent=2)
-    sys.stdout.write("\n")
 
 
 if __name__ == "__main__":

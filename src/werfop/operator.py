@@ -17,7 +17,6 @@ import socket
 import sys
 import threading
 import time
-from datetime import timedelta
 from typing import Any
 
 from werfop.adapters.clock import SystemClock
@@ -302,7 +301,9 @@ def run(args: argparse.Namespace) -> int:
         log.error("leadership lost: exiting so that a fresh process can stand by")
         stop.set()
 
-    if args.leader_elect:
+    if not args.leader_elect:
+        metrics.watch_leader(lambda: True)  # the only replica: it does the work
+    else:
         identity = f"{socket.gethostname()}_{os.getpid()}"
         elector = LeaderElector(
             cluster,
@@ -315,6 +316,7 @@ def run(args: argparse.Namespace) -> int:
             renew_deadline=args.leader_elect_renew_deadline,
             retry_period=args.leader_elect_retry_period,
         )
+        metrics.watch_leader(elector.leading.is_set)
         thread = threading.Thread(target=elector.run, args=(stop,), name="leader", daemon=True)
         thread.start()
         threads.append(thread)
@@ -366,4 +368,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["add_arguments", "run", "timedelta"]
+__all__ = ["add_arguments", "run"]

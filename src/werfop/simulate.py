@@ -5,6 +5,9 @@ Role: load manifests and a scenario, build the in-memory world (``MemoryCluster`
 jumping from one due moment to the next, and report a timeline and final statuses.
 Must not: contain decision logic. If the simulator needed logic the operator does not
 share, the design would be wrong.
+Neighbours: ``report_text`` and ``report_html`` format what the run reported (the JSON
+report stays here, streamed), ``timeline`` reads its entries for both, ``validate`` and
+``render`` reuse the loading.
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ from werfop.adapters.memory import ManualClock, MemoryCluster, merge_patch
 from werfop.adapters.scripted_registry import Delete, Outage, Push, ScriptedRegistry
 from werfop.api.codec import decode_bundle, format_time, parse_time
 from werfop.core import jobspec
-from werfop.core.actions import Occurrence
 from werfop.core.durations import parse_duration
+from werfop.core.model import Bundle
+from werfop.core.timeline import Entry
+from werfop.report_timeline import PHASES, final_phase
 from werfop.runtime.controller import Controller
 from werfop.runtime.registry_economy import RegistryEconomy
 
@@ -35,6 +40,10 @@ DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
 DEFAULT_UNTIL = timedelta(hours=24)
 KINDS = ("Namespace", "ServiceAccount", "ConfigMap", "Secret", "WerfBundle")
 MAX_PASSES_PER_INSTANT = 10_000
+SCENARIO_AS_MANIFEST = "this is a scenario: pass it with --scenario"
+# libyaml's parser with the same safe constructor where PyYAML was built with it (its
+# wheels are): ten times faster on large folders, which a pre-commit hook reads.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class InputError(Exception):
@@ -90,6 +99,40 @@ class Scenario:
 # --- loading --------------------------------------------------------------------------------
 
 
+@attrs.frozen(kw_only=True)
+class Problem:
+    """One problem with the manifests, where an editor finds it: the file, the document
+    counted from 1 (None: the whole file), the field path (None: the whole document)."""
+
+    file: str
+    document: int | None
+    field: str | None
+    message: str
+    name: str | None = None  # the object's metadata.name, when known
+    mark: tuple[int, int] | None = None  # (line, column) of a YAML error, 1-based
+
+    def sentence(self) -> str:
+        """The simulator's form: ``file document N (name): field: message``, or
+        ``file:line:column: message`` for a YAML error."""
+        if self.mark is not None:
+            return f"{self.file}:{self.mark[0]}:{self.mark[1]}: {self.message}"
+        where = self.file if self.document is None else f"{self.file} document {self.document}"
+        if self.name is not None:
+            where += f" ({self.name})"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
+
+    def line(self, label: str = "") -> str:
+        """``werfop validate``'s form: ``file:document:field: message``, ``-`` for a part
+        that does not apply (a YAML error is placed by line and column in the message)."""
+        document = "-" if self.document is None else str(self.document)
+        message = self.message
+        if self.mark is not None:
+            message += f" (line {self.mark[0]}, column {self.mark[1]})"
+        return f"{self.file}:{document}:{self.field or '-'}: {label}{message}"
+
+
 def load_manifests(
     paths: Iterable[str], scenario: str | None = None, note: Callable[[str], None] | None = None
 ) -> list[tuple[str, int, dict[str, Any]]]:
@@ -97,7 +140,18 @@ def load_manifests(
     editors count (the first document is 1). A scenario found in a folder is skipped and
     ``note`` says so (silently when it is the ``scenario`` given); a scenario named as a
     manifest PATH is an error that says to use ``--scenario``."""
-    problems: list[str] = []
+    documents, problems = read_manifests(paths, scenario, note)
+    if problems:
+        raise InputError([p.sentence() for p in problems])
+    return documents
+
+
+def read_manifests(
+    paths: Iterable[str], scenario: str | None = None, note: Callable[[str], None] | None = None
+) -> tuple[list[tuple[str, int, dict[str, Any]]], list[Problem]]:
+    """``load_manifests`` without raising: the documents read and every problem found
+    (the documents of a file before its YAML error are kept)."""
+    problems: list[Problem] = []
     documents: list[tuple[str, int, dict[str, Any]]] = []
     files: list[tuple[Path, bool]] = []  # (file, named on the command line)
     for given in paths:
@@ -108,29 +162,52 @@ def load_manifests(
         elif path.is_file():
             files.append((path, True))
         else:
-            problems.append(f"{given}: no such file or directory")
+            problems.append(
+                Problem(file=given, document=None, field=None, message="no such file or directory")
+            )
     for file, named in files:
+        loaded: list[Any] = []
         try:
-            loaded = list(yaml.safe_load_all(file.read_text()))
+            loaded.extend(yaml.load_all(file.read_text(), Loader=_SafeLoader))
         except (yaml.YAMLError, UnicodeDecodeError) as error:
-            problems.append(f"{_where(file, error)}: not valid YAML: {_first_line(error)}")
-            continue
+            problems.append(
+                Problem(
+                    file=str(file),
+                    document=len(loaded) + 1 if isinstance(error, yaml.YAMLError) else None,
+                    field=None,
+                    message=f"not valid YAML: {_first_line(error)}",
+                    mark=_mark(error),
+                )
+            )
         for index, document in enumerate(loaded, start=1):
             if document is None:
                 continue
             if not isinstance(document, dict):
-                problems.append(f"{file} document {index}: must be a mapping")
+                problems.append(
+                    Problem(file=str(file), document=index, field=None, message="must be a mapping")
+                )
                 continue
             if "kind" not in document and _looks_like_scenario(document):
                 if named:
-                    problems.append(f"{file}: this is a scenario: pass it with --scenario")
+                    problems.append(
+                        Problem(
+                            file=str(file),
+                            document=None,
+                            field=None,
+                            message=SCENARIO_AS_MANIFEST,
+                        )
+                    )
                 elif note is not None and not _same_file(file, scenario):
                     note(f"{file}: skipped, a scenario (pass it with --scenario to use it)")
                 continue
             documents.append((str(file), index, document))
-    if problems:
-        raise InputError(problems)
-    return documents
+    return documents, problems
+
+
+def _mark(error: Exception) -> tuple[int, int] | None:
+    """(line, column), 1-based as editors show, where YAML says the error is."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    return None if mark is None else (mark.line + 1, mark.column + 1)
 
 
 def _where(file: Path, error: Exception) -> str:
@@ -154,34 +231,65 @@ def _first_line(error: Exception) -> str:
 
 
 def check_objects(documents: list[tuple[str, int, dict[str, Any]]]) -> list[dict[str, Any]]:
-    problems: list[str] = []
-    objects: list[dict[str, Any]] = []
+    """The objects of ``documents``, one per document, with the default namespace set;
+    raises ``InputError`` naming file, document and field for anything the simulator
+    (or the operator's codec) refuses."""
+    checked, problems = check_documents(documents)
+    if problems:
+        raise InputError([p.sentence() for p in problems])
+    return [obj for _, _, obj, _ in checked]
+
+
+def check_documents(
+    documents: list[tuple[str, int, dict[str, Any]]],
+) -> tuple[list[tuple[str, int, dict[str, Any], Bundle | None]], list[Problem]]:
+    """``check_objects`` without raising: (file, document, object, decoded bundle or
+    None) for each usable document, and every problem found."""
+    problems: list[Problem] = []
+    checked: list[tuple[str, int, dict[str, Any], Bundle | None]] = []
     seen: set[tuple[str, str, str]] = set()
     for file, index, doc in documents:
-        where = f"{file} document {index}"
         kind = doc.get("kind")
         if kind not in KINDS:
-            problems.append(f"{where}: kind: must be one of {', '.join(KINDS)}, not {kind!r}")
+            message = f"must be one of {', '.join(KINDS)}, not {kind!r}"
+            problems.append(Problem(file=file, document=index, field="kind", message=message))
             continue
         doc = json.loads(json.dumps(doc, default=str))
         metadata = doc.setdefault("metadata", {})
         if not isinstance(metadata, dict) or not metadata.get("name"):
-            problems.append(f"{where}: metadata.name: is required")
+            problems.append(
+                Problem(file=file, document=index, field="metadata.name", message="is required")
+            )
             continue
         if kind != "Namespace":
             metadata.setdefault("namespace", "default")
         key = (kind, metadata.get("namespace", ""), metadata["name"])
         if key in seen:
-            problems.append(f"{where}: {kind} {key[1]}/{key[2]} is defined twice")
+            problems.append(
+                Problem(
+                    file=file,
+                    document=index,
+                    field=None,
+                    message=f"{kind} {key[1]}/{key[2]} is defined twice",
+                )
+            )
             continue
         seen.add(key)
+        bundle = None
         if kind == "WerfBundle":
-            _, found = decode_bundle({**doc, "metadata": {**metadata, "uid": "check"}})
-            problems += [f"{where} ({metadata['name']}): {p.path}: {p.message}" for p in found]
-        objects.append(doc)
-    if problems:
-        raise InputError(problems)
-    return objects
+            bundle, found = decode_bundle({**doc, "metadata": {**metadata, "uid": "check"}})
+            problems += [
+                Problem(
+                    file=file,
+                    document=index,
+                    field=p.path,
+                    message=p.message,
+                    name=metadata["name"],
+                )
+                for p in found
+            ]
+        checked.append((file, index, doc, bundle))
+    return checked, problems
 
 
 def populate(cluster: MemoryCluster, objects: list[dict[str, Any]]) -> None:
@@ -510,11 +618,34 @@ def _job_rules(path: str, jobs: Any, problems: list[str]) -> tuple[JobRule, list
 @attrs.define
 class Result:
     events: list[dict[str, Any]]
+    # "namespace/name" -> {"status": ...}, and "deletedAt" for a bundle that was deleted
+    # during the run (its status is the last one it had)
     bundles: dict[str, dict[str, Any]]
-    registry: dict[str, dict[str, int]]
+    # repository -> {"requests": n}, with what the scenario did to it when it did
+    # anything: "pushes" and "deletions" ({"time", "tag"}), "outages" ({"from",
+    # "until", "status"})
+    registry: dict[str, dict[str, Any]]
     repositories: dict[str, str]
     jobs_run: dict[str, int]
     passes: int
+    # "<VERB> <resource>[/<subresource>]" -> requests the operator made of the API
+    # server, verbs as apiserver_request_total names them (watches not counted)
+    api: dict[str, int] = attrs.field(factory=dict)
+    run: dict[str, str] = attrs.field(factory=dict)  # {"start", "end"} of virtual time
+
+    def only(self, keys: set[str]) -> Result:
+        """The result for the bundles ``keys`` only, and the repositories they follow
+        (``api`` stays the whole run's: the operator's requests are not per bundle)."""
+        repositories = {k: v for k, v in self.repositories.items() if k in keys}
+        followed = set(repositories.values())
+        return attrs.evolve(
+            self,
+            events=[e for e in self.events if e["bundle"] in keys],
+            bundles={k: v for k, v in self.bundles.items() if k in keys},
+            registry={k: v for k, v in self.registry.items() if k in followed},
+            repositories=repositories,
+            jobs_run={k: v for k, v in self.jobs_run.items() if k in keys},
+        )
 
 
 def simulate(
@@ -557,7 +688,7 @@ def simulate(
         verdict = {0: "Succeeded", 2: "Plan: changes detected"}.get(code, "Error: release failed")
         return rule.result, rule.after, f"$ {command}\n{verdict}\n", code
 
-    def record(key: str, moment: datetime, timeline: tuple[Occurrence, ...]) -> None:
+    def record(key: str, moment: datetime, timeline: tuple[Entry, ...]) -> None:
         for occurrence in timeline:
             event = {"time": format_time(moment), "bundle": key, "type": occurrence.type} | {
                 k: v for k, v in occurrence.fields
@@ -584,6 +715,19 @@ def simulate(
     controller = Controller(cluster, economy, clock, on_timeline=record)
     populate(cluster, objects)
     cluster.listeners.append(controller.on_event)
+    deleted: dict[str, tuple[datetime, dict[str, Any]]] = {}
+
+    def note_deletion(kind: str, event: Any) -> None:
+        if kind != "WerfBundle":
+            return
+        metadata = event.object["metadata"]
+        key = f"{metadata['namespace']}/{metadata['name']}"
+        if event.type == "DELETED":
+            deleted[key] = (clock.now(), event.object.get("status") or {})
+        else:
+            deleted.pop(key, None)  # created again
+
+    cluster.listeners.append(note_deletion)
     controller.resync()
 
     changes = sorted([*scenario.changes, *notifications], key=lambda c: c.at)
@@ -615,10 +759,6 @@ def simulate(
             done = (moment - scenario.start) / scenario.until
             progress.write(f"simulate: {done:6.1%} of virtual time, {controller.passes} passes\n")
     clock.set(max(clock.now(), end))
-    bundles = {
-        f"{b['metadata']['namespace']}/{b['metadata']['name']}": {"status": b.get("status", {})}
-        for b in cluster.list_objects("WerfBundle")
-    }
     repositories = {
         f"{o['metadata']['namespace']}/{o['metadata']['name']}": o["spec"]["registry"][
             "url"
@@ -626,9 +766,24 @@ def simulate(
         for o in objects
         if o["kind"] == "WerfBundle"
     }
-    requests = {
+    bundles: dict[str, dict[str, Any]] = {
+        key: {"status": status, "deletedAt": format_time(at)}
+        for key, (at, status) in deleted.items()
+    }
+    bundles |= {
+        f"{b['metadata']['namespace']}/{b['metadata']['name']}": {"status": b.get("status", {})}
+        for b in cluster.list_objects("WerfBundle")
+    }
+    bundles = {
+        key: {"repository": repositories.get(key, "")} | data
+        for key, data in sorted(bundles.items())
+    }
+    requests: dict[str, dict[str, Any]] = {
         url: {"requests": registry.requests(url)} for url in sorted(set(repositories.values()))
     }
+    for url, script in _scripts(scenario).items():
+        if url in requests:
+            requests[url] |= script
     return Result(
         events=events,
         bundles=bundles,
@@ -636,7 +791,56 @@ def simulate(
         repositories=repositories,
         jobs_run=jobs_run,
         passes=controller.passes,
+        api=api_requests(cluster.requests),
+        run={"start": format_time(scenario.start), "end": format_time(end)},
     )
+
+
+# MemoryCluster's verbs -> the verbs of the API server's own metric
+_VERBS = {
+    "get": "GET",
+    "list": "LIST",
+    "create": "POST",
+    "update": "PUT",
+    "patch": "PATCH",
+    "delete": "DELETE",
+}
+
+
+# Reads the operator serves from its watch caches (werfop.adapters.kubernetes): they
+# never reach the API server.
+_CACHED = frozenset({("get", "werfbundles"), ("list", "werfbundles"), ("list", "jobs")})
+
+
+def api_requests(counts: dict[tuple[str, str], int]) -> dict[str, int]:
+    """``{"PUT werfbundles/status": 140, ...}`` from the in-memory cluster's counts: the
+    requests the operator would send to the API server (not its cached reads)."""
+    return {
+        f"{_VERBS.get(verb, verb.upper())} {resource}": count
+        for (verb, resource), count in sorted(counts.items(), key=lambda i: (i[0][1], i[0][0]))
+        if (verb, resource) not in _CACHED
+    }
+
+
+def _scripts(scenario: Scenario) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """What the scenario does to each repository within the run, for the reports."""
+    end = scenario.start + scenario.until
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for repository, at, event in sorted(scenario.registry_events, key=lambda e: e[1]):
+        if at > end:
+            continue
+        script = found.setdefault(repository, {})
+        if isinstance(event, Push):
+            push = {"time": format_time(at), "tag": event.tag}
+            if event.digest is not None:
+                push["digest"] = event.digest
+            script.setdefault("pushes", []).append(push)
+        elif isinstance(event, Delete):
+            script.setdefault("deletions", []).append({"time": format_time(at), "tag": event.tag})
+        elif isinstance(event, Outage):
+            outage = {"from": format_time(at), "until": format_time(event.until)}
+            script.setdefault("outages", []).append(outage | {"status": event.status})
+    return found
 
 
 def _apply_change(cluster: MemoryCluster, change: Change) -> None:
@@ -662,7 +866,8 @@ class JsonReport:
     """``--output json``, written as the run goes: the timeline events stream out one
     by one and the final statuses follow at the end, so a week of a thousand bundles
     (millions of events) never sits in memory. The bytes are those of
-    ``json.dumps({"events": [...], "bundles": ..., "registry": ...}, indent=2)``."""
+    ``json.dumps({"events": [...], "bundles": ..., "registry": ..., "run": ...},
+    indent=2)``."""
 
     def __init__(self, out: TextIO):
         self.out = out
@@ -684,63 +889,94 @@ class JsonReport:
 
     def finish(self, result: Result) -> None:
         self.out.write("\n  ]" if self.count else "]")
-        for key, value in (("bundles", result.bundles), ("registry", result.registry)):
+        sections = (
+            ("bundles", result.bundles),
+            ("registry", result.registry),
+            ("api", result.api),
+            ("run", result.run),
+        )
+        for key, value in sections:
             self.out.write(f',\n  "{key}": ' + self.encoder.encode(value).replace("\n", "\n  "))
         self.out.write("\n}\n")
 
 
-def _short(key: str, value: object) -> object:
-    if key == "digest" and isinstance(value, str) and len(value) > 19:
-        return value[:19]  # sha256: and 12 hex digits, as docker prints them
-    return value
-
-
-class TextReport:
-    """``--output text``, written as the run goes: a readable timeline and, at the end,
-    a summary table. A ``Polled`` line is shown only when the selection changes (the
-    JSON output keeps every poll)."""
-
-    def __init__(self, out: TextIO):
-        self.out = out
-        self.selected: dict[str, object] = {}
-        self.quiet = 0
-
-    def event(self, event: dict[str, Any]) -> None:
-        if event["type"] == "Polled":
-            if self.selected.get(event["bundle"], "-") == event.get("selected"):
-                self.quiet += 1
-                return
-            self.selected[event["bundle"]] = event.get("selected")
-        details = " ".join(
-            f"{k}={_short(k, v)}"
-            for k, v in event.items()
-            if k not in ("time", "bundle", "type") and v is not None
+def _phases(text: str | None) -> frozenset[str]:
+    if text is None:
+        return frozenset()
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in PHASES]
+    if unknown or not names:
+        raise InputError(
+            [
+                f"--fail-on: {', '.join(map(repr, unknown)) or repr(text)} is not a phase; "
+                f"phases: {', '.join(PHASES)}"
+            ]
         )
-        line = f"{event['time']}  {event['bundle']:<24} {event['type']:<14} {details}"
-        self.out.write(line.rstrip() + "\n")
+    return frozenset(names)
 
-    def finish(self, result: Result) -> None:
-        lines = [
-            f"({self.quiet} polls that changed nothing are not shown; --output json lists them)",
-            "",
-            f"{'BUNDLE':<28} {'PHASE':<10} {'APPLIED':<12} {'JOBS':>4} {'REGISTRY REQUESTS':>18}",
-        ]
-        for key, data in sorted(result.bundles.items()):
-            status = data["status"]
-            url = result.repositories.get(key)
-            requests = result.registry.get(url, {}).get("requests", 0) if url else 0
-            lines.append(
-                f"{key:<28} {status.get('phase', '-'):<10} "
-                f"{status.get('lastAppliedTag') or '-':<12} "
-                f"{result.jobs_run.get(key, 0):>4} {requests:>18}"
-            )
-        self.out.write("\n".join(lines) + "\n")
+
+def _selected(wanted: list[str] | None, objects: list[dict[str, Any]]) -> set[str] | None:
+    if not wanted:
+        return None
+    keys = {
+        f"{o['metadata']['namespace']}/{o['metadata']['name']}"
+        for o in objects
+        if o["kind"] == "WerfBundle"
+    }
+    problems = []
+    for key in wanted:
+        if key not in keys:
+            close = difflib.get_close_matches(key, sorted(keys), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"--bundle: no WerfBundle {key!r} in the files{hint}; write NS/NAME")
+    if problems:
+        raise InputError(problems)
+    return set(wanted)
+
+
+class _Sink:
+    """Takes every event of the run: drops those of bundles not asked for, hands the
+    rest to the stdout report, and keeps what the HTML report needs (every event but
+    the polls that changed nothing)."""
+
+    def __init__(self, report: Any, selected: set[str] | None, keep: bool):
+        self.report = report
+        self.selected = selected
+        self.kept: list[dict[str, Any]] | None = [] if keep else None
+        self.polled: dict[str, object] = {}
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if self.selected is not None and event["bundle"] not in self.selected:
+            return
+        self.report.event(event)
+        if self.kept is None:
+            return
+        if event["type"] == "Polled":
+            if self.polled.get(event["bundle"], "-") == event.get("selected"):
+                return
+            self.polled[event["bundle"]] = event.get("selected")
+        self.kept.append(event)
 
 
 def run_cli(
-    paths: list[str], scenario_path: str | None, until: str | None, start: str | None, output: str
+    paths: list[str],
+    scenario_path: str | None,
+    until: str | None,
+    start: str | None,
+    output: str,
+    *,
+    bundles: list[str] | None = None,
+    fail_on: str | None = None,
+    html: str | None = None,
 ) -> int:
+    """Exit 0: done; 2: invalid input; 3: a bundle ended in a ``fail_on`` phase (the
+    report is complete all the same); 141: the reader went away."""
+    from werfop.report_text import TextReport
+
     try:
+        failing = _phases(fail_on)
+        if html is not None and not Path(html).parent.is_dir():
+            raise InputError([f"--report: the folder of {html!r} does not exist"])
         moment = None
         if start is not None:
             moment = parse_time(start)
@@ -756,6 +992,7 @@ def run_cli(
         objects = check_objects(load_manifests(paths, scenario_path, notes.append))
         check_changes(objects, scenario.changes)
         notes += unmatched_registries(objects, scenario)
+        selected = _selected(bundles, objects)
     except InputError as error:
         for problem in error.problems:
             print(f"werfop simulate: {problem}", file=sys.stderr)
@@ -763,11 +1000,23 @@ def run_cli(
     for text in notes:  # worth a look, but the run means what it says: exit 0
         print(f"werfop simulate: warning: {text}", file=sys.stderr)
     progress = sys.stderr if sys.stderr.isatty() else None
-    report = (JsonReport if output == "json" else TextReport)(sys.stdout)
-    try:
-        result = simulate(
-            objects, scenario, progress=progress, on_event=report.event, keep_events=False
+    keys = sorted(
+        f"{o['metadata']['namespace']}/{o['metadata']['name']}"
+        for o in objects
+        if o["kind"] == "WerfBundle"
+        and (
+            selected is None
+            or "/".join((o["metadata"]["namespace"], o["metadata"]["name"])) in selected
         )
+    )
+    report: JsonReport | TextReport = (
+        JsonReport(sys.stdout) if output == "json" else TextReport(sys.stdout, keys)
+    )
+    sink = _Sink(report, selected, keep=html is not None)
+    try:
+        result = simulate(objects, scenario, progress=progress, on_event=sink, keep_events=False)
+        if selected is not None:
+            result = result.only(selected)
         report.finish(result)
         sys.stdout.flush()
     except BrokenPipeError:
@@ -775,4 +1024,28 @@ def run_cli(
         # the interpreter's final flush from failing again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a filter killed by it
-    return 0
+    if html is not None:
+        from werfop.report_html import render_html
+
+        assert sink.kept is not None
+        page = render_html(document(result, sink.kept))
+        Path(html).write_text(page, encoding="utf-8")
+        print(f"werfop simulate: wrote {html} ({len(page.encode()) // 1024} KiB)", file=sys.stderr)
+    ended = sorted(
+        (key, final_phase(data))
+        for key, data in result.bundles.items()
+        if final_phase(data) in failing
+    )
+    for key, phase in ended:
+        print(f"werfop simulate: --fail-on: {key} ended {phase}", file=sys.stderr)
+    return 3 if ended else 0
+
+
+def document(result: Result, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The JSON report's document, with ``events`` (the JSON report streams its own)."""
+    return {
+        "events": events,
+        "bundles": result.bundles,
+        "registry": result.registry,
+        "run": result.run,
+    }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import httpx
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from support.operator import bundle, status_of, werf_jobs
 from support.realapi import RealApi
@@ -27,7 +28,7 @@ def test_a_pushed_tag_becomes_a_job_the_real_job_controller_completes_and_the_bu
     admin.create(
         "werfbundles", bundle("shop", url, namespace, registry={"versionConstraint": "^1"})
     )
-    operators().wait_ready(timeout=60)
+    operator = operators().wait_ready(timeout=60)
 
     wait_for(synced_on(admin, "shop", namespace, "1.0.0"), 90, "Synced on 1.0.0")
 
@@ -37,6 +38,27 @@ def test_a_pushed_tag_becomes_a_job_the_real_job_controller_completes_and_the_bu
     assert "Complete" == job_condition(job)
     assert digest == status["lastAppliedDigest"]
     assert [job["metadata"]["uid"]] == [o["uid"] for o in secret["metadata"]["ownerReferences"]]
+    # /metrics tells the same story (the status is written just before the metrics hear
+    # of it, hence the wait)
+    ready = wait_for(
+        lambda: _condition_samples(operator.scrape(), namespace, "shop", "Ready"),
+        10,
+        "werfop_bundle_condition of shop's Ready",
+    )
+    assert {"True": 1.0, "False": 0.0, "Unknown": 0.0} == ready
+
+
+def _condition_samples(text: str, namespace: str, name: str, type_: str) -> dict[str, float]:
+    """``{status: value}`` of ``werfop_bundle_condition`` for one bundle and type, from a
+    scrape parsed with prometheus-client's own parser (no regular expression)."""
+    return {
+        sample.labels["status"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "werfop_bundle_condition"
+        for sample in family.samples
+        if (sample.labels["namespace"], sample.labels["name"], sample.labels["type"])
+        == (namespace, name, type_)
+    }
 
 
 def test_a_failing_pod_is_retried_and_the_bundle_ends_failed_after_max_attempts(

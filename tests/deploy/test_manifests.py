@@ -40,7 +40,8 @@ from .podsecurity import restricted_violations
 # The oldest Kubernetes we support (ValidatingAdmissionPolicy is v1 since 1.30) and the
 # newest whose schemas kubernetes-validate ships.
 KUBERNETES_VERSIONS = ["1.30.0", kubernetes_validate.utils.latest_version()]
-NO_BUILTIN_SCHEMA = {"ServiceMonitor"}  # a Prometheus Operator CRD; checked by hand below
+# Prometheus Operator CRDs; checked by hand below and in test_monitoring.py
+NO_BUILTIN_SCHEMA = {"ServiceMonitor", "PrometheusRule"}
 DIGEST = "sha256:" + "b" * 64
 
 
@@ -96,7 +97,7 @@ def test_manifest_is_valid_against_the_kubernetes_schema(obj, version):
     kubernetes_validate.validate(obj, version, strict=True)  # raises ValidationError
 
 
-def test_only_the_service_monitor_lacks_a_builtin_schema_and_it_selects_the_metrics_service():
+def test_only_the_prometheus_operator_objects_lack_a_builtin_schema_and_the_monitor_selects_the_metrics_service():
     without = {o["kind"] for _, o in OBJECTS if o["kind"] in NO_BUILTIN_SCHEMA}
     monitor = find("ServiceMonitor", "werfop", NAMESPACE)
     service = find("Service", "werfop-metrics", NAMESPACE)
@@ -229,7 +230,7 @@ def _kustomized_files(directory: Path) -> list[Path]:
     return files
 
 
-OPTIONAL = [DEPLOY / "prometheus", DEPLOY / "optional" / "watch-labelled-secrets"]
+OPTIONAL = [DEPLOY / "monitoring", DEPLOY / "optional" / "watch-labelled-secrets"]
 
 
 def is_optional(path: Path) -> bool:

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from support.world import FixedClock, World, digest_of, make_spec
+from werfop.api.codec import decode_status, encode_status
 from werfop.core import schedule
 from werfop.core.actions import CreateJob, DeleteJob, WriteStatus
 from werfop.core.model import FINALIZER, ConvergeSpec, Inputs
@@ -126,10 +127,12 @@ def test_reconcile_is_deterministic(constraint, events):
     world.finalizers = (FINALIZER,)
     for ev in events:
         _apply(world, ev)
-        bundle = world.bundle()
-        snapshot = world.snapshot()
         clock = FixedClock(world.now)
-        assert reconcile(bundle, snapshot, clock) == reconcile(bundle, snapshot, clock)
+        first = reconcile(world.bundle(), world.snapshot(), clock)
+        # Equal inputs, rebuilt (the status through the codec, a new tag list): state
+        # kept in a cache between the two calls would show as a different plan.
+        rebuilt = attrs.evolve(world.bundle(), status=decode_status(encode_status(world.status)))
+        assert first == reconcile(rebuilt, world.snapshot(), clock)
 
 
 @given(constraints, st.lists(event, max_size=25))
@@ -143,8 +146,7 @@ def test_plans_converge_once_the_world_stops_changing(constraint, events):
         world.settle(limit=6)
         world.advance(timedelta(hours=2))
     world.finish_jobs("Succeeded")
-    passes = world.settle(limit=6)
-    assert passes <= 6
+    world.settle(limit=6)  # raises unless a pass within 6 plans nothing
     # and stays empty while nothing changes and no poll is due
     assert world.step().is_empty
 

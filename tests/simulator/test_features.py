@@ -114,7 +114,9 @@ def test_uninstall_runs_retries_then_releases_the_finalizer():
     )
     assert ["2026-01-01T01:02:00Z"] == _times(_of(document, "UninstallFailed"))
     assert ["2026-01-01T01:04:00Z"] == _times(_of(document, "Finalized"))
-    assert {} == document["bundles"]  # the bundle is gone
+    # the bundle is gone from the cluster; the report keeps its last status, and when
+    assert ["default/preview"] == list(document["bundles"])
+    assert "2026-01-01T01:04:00Z" == document["bundles"]["default/preview"]["deletedAt"]
 
 
 def test_a_push_notification_polls_at_once_and_only_when_sent():

@@ -15,6 +15,7 @@ def _result() -> Result:
         repositories={},
         jobs_run={},
         passes=0,
+        api={"PUT werfbundles/status": 2, "POST jobs": 1},
     )
 
 
@@ -29,14 +30,20 @@ def _streamed(events: list[dict]) -> str:
 
 def _whole(events: list[dict]) -> str:
     result = _result()
-    document = {"events": events, "bundles": result.bundles, "registry": result.registry}
+    document = {
+        "events": events,
+        "bundles": result.bundles,
+        "registry": result.registry,
+        "api": result.api,
+        "run": result.run,
+    }
     return json.dumps(document, indent=2) + "\n"
 
 
 def test_flat_events_with_every_scalar_type():
     events = [
         {"time": "t", "bundle": "default/app", "type": "Polled", "selected": None, "tags": 3},
-        {"type": "RegistryError", "retryIn": 1.5, "ok": True, "text": 'a\nb "\u00e9" \\'},
+        {"type": "RegistryUnavailable", "retryIn": 1.5, "ok": True, "text": 'a\nb "\u00e9" \\'},
         {"type": "Odd", "big": float("inf"), "negative": -7},
     ]
     assert _whole(events) == _streamed(events)

@@ -49,6 +49,6 @@ def test_start_moves_every_event_of_the_scenario():
     moved = simulate(*paths, "--scenario", scenario, "--start", "2030-06-01T00:00:00Z")
 
     shift = datetime.fromisoformat("2030-06-01T00:00:00+00:00") - _moments(own, "Polled")[0]
-    for kind in ("Polled", "RegistryError", "JobCreated"):
+    for kind in ("Polled", "RegistryUnavailable", "JobCreated"):
         assert _moments(own, kind), kind  # the scenario has them: the check below can fail
         assert [t + shift for t in _moments(own, kind)] == _moments(moved, kind), kind

@@ -25,9 +25,10 @@ from werfop.adapters.memory import ManualClock, MemoryCluster
 from werfop.adapters.scripted_registry import Outage, ScriptedRegistry
 from werfop.api.codec import decode_status
 from werfop.core import jobspec
-from werfop.core.actions import Action, Occurrence
+from werfop.core.actions import Action
 from werfop.core.model import BundleStatus
 from werfop.core.ports import ClusterPort, RegistryPort, WatchEvent
+from werfop.core.timeline import Entry
 from werfop.runtime.controller import Controller
 from werfop.runtime.registry_economy import RegistryEconomy
 
@@ -151,7 +152,7 @@ class World:
         # (bundle name, tag or None, attempt or None) -> outcome; first match wins
         self.job_rules: list[tuple[tuple[str | None, str | None, int | None], JobOutcome]] = []
         self.jobs: dict[tuple[str, str], JobRecord] = {}
-        self.timeline: list[tuple[str, datetime, Occurrence]] = []
+        self.timeline: list[tuple[str, datetime, Entry]] = []
         self.passes = 0  # over every runtime this world had
         self.passes_at: Counter[datetime] = Counter()
         self.restarts = 0
@@ -194,7 +195,7 @@ class World:
         assert self.controller is not None
         return self.passes + self.controller.passes
 
-    def _record(self, key: str, moment: datetime, timeline: tuple[Occurrence, ...]) -> None:
+    def _record(self, key: str, moment: datetime, timeline: tuple[Entry, ...]) -> None:
         self.timeline.extend((key, moment, occurrence) for occurrence in timeline)
 
     # -- Jobs --------------------------------------------------------------------------

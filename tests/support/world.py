@@ -76,6 +76,10 @@ class World:
     observed: list[Bundle] = attrs.field(factory=list)  # what each pass was given
     created: list[str] = attrs.field(factory=list)
     gone: bool = False
+    # The status as the API server stores it: ``status`` is what the next pass sees,
+    # the stored one with the runtime's poll record (a quiet poll writes nothing).
+    stored: BundleStatus = BundleStatus()
+    writes: int = 0
 
     def bundle(self) -> Bundle:
         meta = Meta(
@@ -126,7 +130,8 @@ class World:
     def apply(self, plan: Plan) -> None:
         for action in plan.actions:
             if isinstance(action, WriteStatus):
-                self.status = action.status
+                self.status = self.stored = action.status
+                self.writes += 1
             elif isinstance(action, AddFinalizer | RemoveFinalizer):
                 self.finalizers = action.finalizers
                 if self.deleting and not self.finalizers:
@@ -149,6 +154,8 @@ class World:
                     self.created.append(meta["name"])
             elif isinstance(action, DeleteJob):
                 self.jobs.pop(action.name, None)
+        if plan.polls is not None:
+            self.status = plan.polls.onto(self.status)
 
     def finish_jobs(self, result: str = "Succeeded", log: str | None = "done") -> None:
         for name, job in list(self.jobs.items()):

@@ -91,3 +91,67 @@ def test_scan_detects_a_forbidden_import(tmp_path):
     sample.write_text("import os\nfrom datetime import datetime\nx = datetime.now()\n")
     assert ("os", 1) in _imports(sample)
     assert [3] == _calls_datetime_now(sample)
+
+
+def _core_edges(path: Path) -> set[str]:
+    """The core modules ``path`` imports, ``from werfop.core import a`` and imports
+    under ``TYPE_CHECKING`` included (a cycle hidden there is still a cycle)."""
+    modules = {p.stem for p in _files("core")}
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "werfop.core":
+                found |= {a.name for a in node.names if a.name in modules}
+            elif node.module.startswith("werfop.core."):
+                found.add(node.module.split(".")[2])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[2] for a in node.names if a.name.startswith("werfop.core.")}
+    return found - {path.stem}
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle of ``graph`` (module -> modules it imports), or []."""
+    state: dict[str, str] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = "open"
+        stack.append(node)
+        for other in sorted(graph.get(node, ())):
+            if state.get(other) == "open":
+                return [*stack[stack.index(other) :], other]
+            if other not in state and (found := visit(other)):
+                return found
+        state[node] = "done"
+        stack.pop()
+        return []
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return []
+
+
+def test_core_modules_import_each_other_without_a_cycle():
+    graph = {p.stem: _core_edges(p) for p in _files("core") if p.stem != "__init__"}
+    assert "reconcile" not in set().union(*graph.values())  # the fold imports, nobody else
+    assert [] == _cycle(graph)
+
+
+def test_the_cycle_check_can_fail():
+    assert ["a", "b", "a"] == _cycle({"a": {"b"}, "b": {"a"}})
+    assert [] == _cycle({"a": {"b"}, "b": set()})
+
+
+def test_no_module_imports_a_private_name_of_another():
+    bad = []
+    for path in sorted(SRC.rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for alias in node.names:
+                    private = alias.name.startswith("_") and not alias.name.endswith("__")
+                    if private and node.module.startswith("werfop"):
+                        bad.append(f"{path.relative_to(SRC)}:{node.lineno} {alias.name}")
+    assert [] == bad

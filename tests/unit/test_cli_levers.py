@@ -10,6 +10,7 @@ import pytest
 
 from werfop.cli import levers
 from werfop.cli.wait import wait_for
+from werfop.core import names
 from werfop.core.errors import TransientError
 
 
@@ -176,3 +177,8 @@ def test_a_poll_failure_is_told_only_while_polls_fail():
         levers.poll_failure(bundle(consecutiveFailures=0, lastErrorMessage="old")),
         levers.poll_failure(bundle(consecutiveFailures=2, lastErrorMessage="HTTP 503")),
     ]
+
+
+def test_the_words_the_levers_compare_are_the_operators():
+    assert levers.ROLLBACK_REFUSED in names.READY_REASONS
+    assert {names.RECONCILE_AT, names.REDEPLOY_AT, names.RETRY} == set(levers.HANDLED_FIELD)

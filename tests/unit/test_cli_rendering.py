@@ -172,7 +172,7 @@ def test_status_explains_ready_selection_polls_jobs_levers_events_and_history():
         "Selection:    1.2.0 chosen from 4 tag(s)",
         "              rejected 2.0.0: outside constraint",
         "              rejected 1.3.0-rc.1: prerelease",
-        "Polls:        7 so far; last 2026-12-04T11:59:00Z (60s ago); next 2026-12-04T12:00:30Z (in 30s)",
+        "Polls:        7 so far; last 2026-12-04T11:59:00Z (60s ago); next 2026-12-04T12:00:30Z (in 30s) (as of the last status write; quiet polls write none)",
         "Active Job:   none",
         "Last Job:     shop-bbb Failed (tag 1.2.0, attempt 2, finished 2026-12-04T11:59:00Z (60s ago))",
         "Log tail (status.lastJobLogs, redacted; last 2 lines):",
@@ -196,7 +196,10 @@ def test_status_of_a_bundle_without_status_says_what_is_missing():
     assert "Phase:        <none: the operator has not written a status>" in text.splitlines()
     assert "Generation:   1, the status describes none yet" in text.splitlines()
     assert "Selection:    none recorded (no poll has chosen a tag yet)" in text.splitlines()
-    assert "Polls:        0 so far; last never; next: none scheduled" in text.splitlines()
+    assert (
+        "Polls:        0 so far; last never; next: none scheduled "
+        "(as of the last status write; quiet polls write none)"
+    ) in text.splitlines()
     assert ["Events:       none", "History:      none"] == text.splitlines()[-2:]
 
 

@@ -737,3 +737,42 @@ def test_a_failed_correction_does_not_hide_the_return_to_synced():
     world.finish_jobs("Failed")
     assert ["JobFailed", "PhaseSynced"] == _reasons(world.step())
     assert "Synced" == world.status.phase
+
+
+def test_a_quiet_poll_writes_nothing_and_hands_back_its_poll_record():
+    world = _world(version_constraint="^1", poll_interval=timedelta(minutes=5))
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    world.step()
+    world.finish_jobs()
+    world.settle()
+    writes, stored = world.writes, world.stored
+    world.advance(timedelta(minutes=6))
+    plan = world.step()
+
+    assert "Polled" in [o.type for o in plan.timeline]
+    assert () == plan.actions
+    assert (writes, stored) == (world.writes, world.stored)
+    assert plan.polls is not None
+    assert (world.now, stored.poll_count + 1) == (plan.polls.last_poll_time, plan.polls.poll_count)
+    assert plan.polls.next_poll_time is not None and plan.polls.next_poll_time > world.now
+    assert plan.requeue_after == plan.polls.next_poll_time - world.now
+
+    # The next change writes the whole record with it.
+    world.tags["1.1.0"] = digest_of("1.1.0")
+    world.advance(timedelta(minutes=6))
+    plan = world.step()
+    assert world.writes == writes + 1
+    assert (world.now, stored.poll_count + 2) == (
+        world.stored.last_poll_time,
+        world.stored.poll_count,
+    )
+
+
+def test_the_pacers_slot_is_the_next_poll_time():
+    world = _world(version_constraint="^1", poll_interval=timedelta(minutes=5))
+    world.tags = {"1.0.0": digest_of("1.0.0")}
+    slot = world.now + timedelta(minutes=7)
+    snapshot = attrs.evolve(world.snapshot(), next_poll=slot)
+    plan = reconcile(world.bundle(), snapshot, FixedClock(world.now))
+    assert plan.polls is not None and slot == plan.polls.next_poll_time
+    assert slot - world.now == plan.requeue_after

@@ -24,6 +24,7 @@ from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from werfop.adapters.selectors import matches_selector
+from werfop.core import names
 from werfop.core.errors import (
     AlreadyExistsError,
     ConflictError,
@@ -36,14 +37,14 @@ from werfop.core.ports import Obj, WatchEvent
 
 log = logging.getLogger("werfop.kubernetes")
 
-GROUP, VERSION, PLURAL = "werf.io", "v1alpha1", "werfbundles"
+GROUP, VERSION, PLURAL = names.GROUP, names.VERSION, names.PLURAL
 REQUEST_TIMEOUT = (5.0, 30.0)  # connect, read (seconds): no call may hang forever
 WATCH_SERVER_TIMEOUT = 240  # the API server ends each watch after this many seconds
 WATCH_READ_TIMEOUT = 75.0  # silence longer than this on a watch means a stalled stream
 RETRY_FIRST, RETRY_MAX = 0.5, 30.0  # an informer's backoff after a failed list or watch
-MANAGED_JOBS = "app.kubernetes.io/managed-by=werfop"
-WATCH_LABEL = "werf.io/watch=true"
-UID_LABEL = "werf.io/bundle-uid"
+MANAGED_JOBS = f"{names.LABEL_MANAGED_BY}={names.MANAGED_BY}"
+WATCH_SELECTOR = f"{names.LABEL_WATCH}=true"
+UID_LABEL = names.LABEL_BUNDLE_UID
 JOB_FIELDS = ("apiVersion", "kind", "metadata", "status")  # what the Job cache holds
 
 Listener = Callable[[str, WatchEvent], None]
@@ -485,7 +486,7 @@ class KubernetesApi:
                     self,
                     kind,
                     f"/api/v1/{plural}",
-                    WATCH_LABEL,
+                    WATCH_SELECTOR,
                     Cache(),
                     listener,
                     stop,

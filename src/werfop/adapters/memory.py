@@ -17,7 +17,6 @@ Must not: know about reconcile; it implements ``ClusterPort`` and nothing more c
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import uuid
 from collections.abc import Callable, Iterator
@@ -639,7 +638,3 @@ def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch (exported for the simulator's scenario changes): a new,
     plain and mutable document; ``target`` is not changed."""
     return _merge_patch(thaw(target), patch)
-
-
-def stable_digest(*parts: str) -> str:
-    return "sha256:" + hashlib.sha256("\0".join(parts).encode()).hexdigest()

@@ -20,12 +20,13 @@ from typing import Any
 
 import attrs
 
+from werfop.core import names
 from werfop.core.durations import parse_duration
 
-GROUP = "werf.io"
-VERSION = "v1alpha1"
-KIND = "WerfBundle"
-PLURAL = "werfbundles"
+GROUP = names.GROUP
+VERSION = names.VERSION
+KIND = names.KIND
+PLURAL = names.PLURAL
 
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 # Kubernetes' quantity syntax without the leading minus: a negative request or limit

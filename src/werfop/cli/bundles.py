@@ -13,12 +13,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from werfop.adapters.kubernetes import GROUP, PLURAL, VERSION, KubernetesApi
+from werfop.adapters.kubernetes import KubernetesApi
 from werfop.cli.events import newest
+from werfop.core import names
 from werfop.core.errors import NotFoundError, TransientError
 
 Obj = dict[str, Any]
-CRD_NAME = f"{PLURAL}.{GROUP}"
+CRD_NAME = f"{names.PLURAL}.{names.GROUP}"
 MAX_EVENTS = 20
 
 
@@ -46,8 +47,8 @@ class Bundles:
     @staticmethod
     def _path(namespace: str | None, name: str = "") -> str:
         if namespace is None:
-            return f"/apis/{GROUP}/{VERSION}/{PLURAL}"
-        path = f"/apis/{GROUP}/{VERSION}/namespaces/{quote(namespace)}/{PLURAL}"
+            return f"/apis/{names.API_VERSION}/{names.PLURAL}"
+        path = f"/apis/{names.API_VERSION}/namespaces/{quote(namespace)}/{names.PLURAL}"
         return f"{path}/{quote(name)}" if name else path
 
     def get(self, namespace: str, name: str) -> Obj:

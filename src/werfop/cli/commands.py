@@ -25,14 +25,9 @@ from typing import Any, TextIO
 from werfop import __version__
 from werfop.cli import levers
 from werfop.cli.completion import SHELLS, completion_script
+from werfop.core import names
 from werfop.core.durations import parse_duration
 from werfop.core.errors import ConflictError, NotFoundError, WerfopError
-from werfop.core.reconcile import (
-    RECONCILE_ANNOTATION,
-    REDEPLOY_ANNOTATION,
-    RETRY_ANNOTATION,
-    ROLLBACK_ANNOTATION,
-)
 from werfop.kubeconfig import ConfigurationError, connect
 
 Obj = dict[str, Any]
@@ -89,9 +84,9 @@ def add_commands(parser: argparse.ArgumentParser, sub: Any) -> None:
     status.set_defaults(day2=_status)
 
     for command, annotation, what in (
-        ("reconcile", RECONCILE_ANNOTATION, "poll the registry now"),
-        ("redeploy", REDEPLOY_ANNOTATION, "apply the current version again"),
-        ("retry", RETRY_ANNOTATION, "fresh attempts for a version that ran out of them"),
+        ("reconcile", names.RECONCILE_AT, "poll the registry now"),
+        ("redeploy", names.REDEPLOY_AT, "apply the current version again"),
+        ("retry", names.RETRY, "fresh attempts for a version that ran out of them"),
     ):
         lever = sub.add_parser(command, parents=[cluster, wait], help=f"{what} (sets {annotation})")
         lever.add_argument("name", metavar="NAME")
@@ -100,7 +95,7 @@ def add_commands(parser: argparse.ArgumentParser, sub: Any) -> None:
     rollback = sub.add_parser(
         "rollback",
         parents=[cluster, wait],
-        help=f"deploy and hold a version from status.versionHistory ({ROLLBACK_ANNOTATION})",
+        help=f"deploy and hold a version from status.versionHistory ({names.ROLLBACK_TO})",
     )
     rollback.add_argument("name", metavar="NAME")
     target = rollback.add_mutually_exclusive_group(required=True)
@@ -250,7 +245,7 @@ def _annotate(args: argparse.Namespace, out: TextIO) -> None:
             f"status.{field}={value}",
             out,
         )
-        if args.annotation == RECONCILE_ANNOTATION:
+        if args.annotation == names.RECONCILE_AT:
             _refuse_failed_poll(settled, key)
 
 
@@ -272,16 +267,16 @@ def _rollback(args: argparse.Namespace, out: TextIO) -> None:
         bundle = session.bundles.get(session.namespace, args.name)
         _refuse_suspended(bundle, key)
         value = _stamp(_now())
-        patch = levers.annotation_patch(ROLLBACK_ANNOTATION, None)
-        patch["metadata"]["annotations"][RECONCILE_ANNOTATION] = value
+        patch = levers.annotation_patch(names.ROLLBACK_TO, None)
+        patch["metadata"]["annotations"][names.RECONCILE_AT] = value
         session.bundles.patch(session.namespace, args.name, patch)
         print(
-            f"werfbundle {key}: removed {ROLLBACK_ANNOTATION}, "
-            f"annotated {RECONCILE_ANNOTATION}={value} (normal selection resumes now)",
+            f"werfbundle {key}: removed {names.ROLLBACK_TO}, "
+            f"annotated {names.RECONCILE_AT}={value} (normal selection resumes now)",
             file=out,
         )
         if args.wait:
-            handled = levers.handled_annotation(RECONCILE_ANNOTATION, value)
+            handled = levers.handled_annotation(names.RECONCILE_AT, value)
             what = f"status.lastHandledReconcileAt={value}"
             _refuse_failed_poll(_wait(session, args.name, handled, timeout, what, out), key)
         return
@@ -297,7 +292,7 @@ def _rollback(args: argparse.Namespace, out: TextIO) -> None:
                 f"(it holds: {listed}); the operator would refuse it (RollbackUnavailable). "
                 f"Use --force to set it anyway"
             )
-        patch = levers.annotation_patch(ROLLBACK_ANNOTATION, tag)
+        patch = levers.annotation_patch(names.ROLLBACK_TO, tag)
         patch["metadata"]["resourceVersion"] = bundle["metadata"]["resourceVersion"]
         try:
             session.bundles.patch(session.namespace, args.name, patch)
@@ -306,9 +301,9 @@ def _rollback(args: argparse.Namespace, out: TextIO) -> None:
             continue  # the operator wrote in between: check the fresh history again
     else:
         raise Failure(f"werfbundle {key}: it kept changing under the patch; try again")
-    before = (bundle["metadata"].get("annotations") or {}).get(ROLLBACK_ANNOTATION) or "unset"
+    before = (bundle["metadata"].get("annotations") or {}).get(names.ROLLBACK_TO) or "unset"
     note = "" if tag in known else " (not in status.versionHistory: forced)"
-    print(f"werfbundle {key} annotated: {ROLLBACK_ANNOTATION}={tag} (was {before}){note}", file=out)
+    print(f"werfbundle {key} annotated: {names.ROLLBACK_TO}={tag} (was {before}){note}", file=out)
     if args.wait:
         _wait(session, args.name, levers.handled_rollback(tag), timeout, f"tag {tag} held", out)
 

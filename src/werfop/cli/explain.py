@@ -21,7 +21,7 @@ from werfop.cli.age import age_since, format_age, parse_time
 from werfop.cli.events import event_time
 from werfop.cli.levers import HANDLED_FIELD, condition, status_of
 from werfop.cli.table import render_table
-from werfop.core.reconcile import ROLLBACK_ANNOTATION
+from werfop.core import names
 
 Obj = dict[str, Any]
 LABEL = 14  # width of the field names
@@ -37,10 +37,10 @@ def explain(bundle: Obj, events: Sequence[Obj], now: datetime, *, log_lines: int
 
     field("Name", f"{meta.get('namespace')}/{meta.get('name')}")
     field("Phase", str(status.get("phase") or "<none: the operator has not written a status>"))
-    ready = condition(bundle, "Ready")
+    ready = condition(bundle, names.READY)
     field("Ready", _condition_text(ready) if ready else "<none>")
     for found in status.get("conditions") or []:
-        if found.get("type") != "Ready":
+        if found.get("type") != names.READY:
             field(str(found.get("type")), _condition_text(found))
     generation, observed = meta.get("generation"), status.get("observedGeneration")
     if observed != generation:
@@ -145,6 +145,9 @@ def _selection(status: Obj) -> list[str]:
 
 
 def _polls(status: Obj, now: datetime) -> str:
+    """The poll record as the status holds it: polls that change nothing write no status
+    (the operator keeps its schedule in memory), so these are the values of the last
+    write, and a next poll in the past is not a missed one."""
     count = status.get("pollCount") or 0
     parts = [f"{count} so far", f"last {_when(status.get('lastPollTime'), now)}"]
     next_poll = status.get("nextPollTime")
@@ -152,10 +155,10 @@ def _polls(status: Obj, now: datetime) -> str:
     if moment is None:
         parts.append("next: none scheduled")
     elif moment <= now:
-        parts.append(f"next {next_poll} (due {format_age(now - moment)} ago)")
+        parts.append(f"next {next_poll} (passed {format_age(now - moment)} ago)")
     else:
         parts.append(f"next {_when(next_poll, now)}")
-    return "; ".join(parts)
+    return "; ".join(parts) + " (as of the last status write; quiet polls write none)"
 
 
 def _last_job(status: Obj, now: datetime, log_lines: int) -> list[str]:
@@ -185,10 +188,10 @@ def _levers(meta: Obj, status: Obj) -> list[str]:
             value = annotations[annotation]
             done = "handled" if status.get(handled_field) == value else "not handled yet"
             lines.append(f"{'':<{LABEL}}{annotation}={value} ({done})")
-    if ROLLBACK_ANNOTATION in annotations:
-        tag = annotations[ROLLBACK_ANNOTATION]
+    if names.ROLLBACK_TO in annotations:
+        tag = annotations[names.ROLLBACK_TO]
         held = "held" if status.get("desiredTag") == tag else "not held"
-        lines.append(f"{'':<{LABEL}}{ROLLBACK_ANNOTATION}={tag} ({held})")
+        lines.append(f"{'':<{LABEL}}{names.ROLLBACK_TO}={tag} ({held})")
     if not lines:
         return []
     return [f"{'Levers:':<{LABEL}}{lines[0].strip()}", *lines[1:]]

@@ -21,20 +21,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from werfop.core.reconcile import (
-    RECONCILE_ANNOTATION,
-    REDEPLOY_ANNOTATION,
-    RETRY_ANNOTATION,
-)
+from werfop.core import names
 
 Obj = dict[str, Any]
 Handled = Callable[[Obj], bool]
 
 # annotation -> the status field that records the last value acted on
 HANDLED_FIELD = {
-    RECONCILE_ANNOTATION: "lastHandledReconcileAt",
-    REDEPLOY_ANNOTATION: "lastHandledRedeployAt",
-    RETRY_ANNOTATION: "lastHandledRetry",
+    names.RECONCILE_AT: "lastHandledReconcileAt",
+    names.REDEPLOY_AT: "lastHandledRedeployAt",
+    names.RETRY: "lastHandledRetry",
 }
 ROLLBACK_REFUSED = "RollbackUnavailable"
 
@@ -86,7 +82,7 @@ def handled_rollback(tag: str) -> Handled:
     def check(bundle: Obj) -> bool:
         if status_of(bundle).get("desiredTag") == tag:
             return True
-        ready = condition(bundle, "Ready")
+        ready = condition(bundle, names.READY)
         return ready.get("reason") == ROLLBACK_REFUSED and repr(tag) in str(ready.get("message"))
 
     return check
@@ -107,7 +103,7 @@ def is_settled(bundle: Obj) -> bool:
         return False
     if status.get("activeJobName"):
         return False
-    return condition(bundle, "Reconciling").get("status") != "True"
+    return condition(bundle, names.RECONCILING).get("status") != "True"
 
 
 def is_failed(bundle: Obj) -> bool:
@@ -128,6 +124,6 @@ def poll_failure(bundle: Obj) -> str | None:
 def summary(bundle: Obj) -> str:
     """``Phase: Ready message`` in one line, for the end of a wait."""
     status = status_of(bundle)
-    message = condition(bundle, "Ready").get("message") or ""
+    message = condition(bundle, names.READY).get("message") or ""
     phase = status.get("phase") or "Unknown"
     return f"{phase}: {message}" if message else phase

@@ -13,6 +13,7 @@ from typing import Any
 
 from werfop.cli.age import age_since
 from werfop.cli.levers import condition, status_of
+from werfop.core import names
 
 HEADERS = ("NAME", "PHASE", "DESIRED", "APPLIED", "READY", "MESSAGE", "AGE")
 
@@ -20,7 +21,7 @@ HEADERS = ("NAME", "PHASE", "DESIRED", "APPLIED", "READY", "MESSAGE", "AGE")
 def bundle_row(bundle: dict[str, Any], now: datetime, *, namespaced: bool) -> list[str]:
     """One bundle's cells; with ``namespaced`` its namespace comes first."""
     meta, status = bundle.get("metadata") or {}, status_of(bundle)
-    ready = condition(bundle, "Ready")
+    ready = condition(bundle, names.READY)
     message = " ".join(str(ready.get("message") or "").split())  # one line
     row = [
         str(meta.get("name", "")),

@@ -4,7 +4,7 @@ Role: inert records with absolute targets (a full Job manifest, a full status), 
 deltas or client references. Executing any action twice is the same as once; the
 executor in ``werfop.runtime`` matches on the union with ``assert_never``.
 Must not: perform anything. Neighbours: ``reconcile`` builds plans, ``runtime.executor``
-runs them, ``runtime.timeline`` renders ``Plan.timeline`` for logs and the simulator.
+runs them, ``core.timeline`` types ``Plan.timeline`` for logs, metrics and the simulator.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 import attrs
 
-from werfop.core.model import BundleStatus, Sensitive
+from werfop.core.model import BundleStatus, PollRecord, Sensitive
+from werfop.core.timeline import Entry
 
 
 @attrs.frozen(kw_only=True)
@@ -112,21 +113,18 @@ Action = (
 
 
 @attrs.frozen(kw_only=True)
-class Occurrence:
-    """One line of the timeline: what this pass observed or decided, for logs and the
-    simulator. ``fields`` never holds secret values."""
-
-    type: str
-    fields: tuple[tuple[str, Any], ...] = ()
-
-
-@attrs.frozen(kw_only=True)
 class Plan:
-    """What to do now, and when to look at this bundle again (None: only on events)."""
+    """What to do now, and when to look at this bundle again (None: only on events).
+
+    ``polls`` is the bundle's poll record after this pass, for the runtime to keep and
+    hand back with the next observation: a quiet poll changes only the record, and its
+    plan writes nothing (None: a deletion pass, nothing to keep).
+    """
 
     actions: tuple[Action, ...] = ()
     requeue_after: timedelta | None = None
-    timeline: tuple[Occurrence, ...] = ()
+    timeline: tuple[Entry, ...] = ()
+    polls: PollRecord | None = None
 
     @property
     def is_empty(self) -> bool:

@@ -6,26 +6,27 @@ start the next check every ``interval`` after a successful deploy, and in ``Corr
 mode apply the same version again, at most ``maxRetries`` times per version (then
 condition ``DriftCorrectionFailed`` and no more corrections until a new version or a
 spec change). Checks never run while another Job of the bundle is active.
-Must not: be called outside ``reconcile`` (it appends to the pass).
+Must not: choose versions (``deploy``) or record apply Jobs (``jobs``).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING
-
 import attrs
 
-from werfop.core import jobspec
+from werfop.core import jobs, jobspec, names
 from werfop.core.actions import CreateJob
-from werfop.core.model import BundleSpec, BundleStatus, JobObservation
-from werfop.core.status import ConditionStatus, set_condition
+from werfop.core.status import ConditionStatus, Verdict, set_condition
+from werfop.core.step import Facts, Step
+from werfop.core.timeline import (
+    DriftCheckFailed,
+    DriftCheckStarted,
+    DriftCorrection,
+    DriftCorrectionFailed,
+    DriftDetected,
+    Entry,
+    NoDrift,
+)
 
-if TYPE_CHECKING:
-    from werfop.core.reconcile import _Pass
-
-DRIFTED = "Drifted"
-CORRECTION_FAILED = "DriftCorrectionFailed"
 SUMMARY_LINES = 5
 # werf v2.75.0 cmd/werf/main.go:70-91: 2 when changes are planned (resource changes or
 # a release that is not up to date); 3 splits off "no resource changes, but the release
@@ -34,24 +35,16 @@ SUMMARY_LINES = 5
 DRIFT_EXIT_CODES = frozenset({2, 3})
 
 
-def pending_checks(
-    jobs: tuple[JobObservation, ...], last_check: datetime | None
-) -> list[JobObservation]:
-    """Finished plan Jobs the status has not recorded yet, oldest first."""
-    done = [j for j in jobs if j.kind == "plan" and j.state != "Active" and j.finished_at]
-    fresh = [
-        j for j in done if last_check is None or (j.finished_at and j.finished_at > last_check)
-    ]
-    return sorted(fresh, key=lambda j: (j.finished_at or datetime.min, j.name))
-
-
-def record(p: _Pass, spec: BundleSpec, status: BundleStatus) -> tuple[BundleStatus, bool]:
-    """Fold finished checks into the status; True when the newest found drift."""
-    generation = p.bundle.meta.generation
+def record(facts: Facts, step: Step) -> Step:
+    """Fold finished checks into the status; ``drifted`` when the newest found drift."""
+    generation = facts.bundle.meta.generation
+    status = step.status
     drifted = False
-    for job in pending_checks(p.bundle.jobs, status.last_drift_check_time):
+    timeline: list[Entry] = []
+    for job in jobs.pending_checks(facts.bundle.jobs, status.last_drift_check_time):
         summary = _summary(job.log_tail)
         value: ConditionStatus
+        entry: Entry
         if job.exit_code == 0:
             value, reason, message, drifted = (
                 "False",
@@ -59,22 +52,25 @@ def record(p: _Pass, spec: BundleSpec, status: BundleStatus) -> tuple[BundleStat
                 "the cluster matches the bundle",
                 False,
             )
+            entry = NoDrift(job=job.name)
         elif job.exit_code in DRIFT_EXIT_CODES:
             value, reason, drifted = "True", "DriftDetected", True
             message = (
                 f"werf bundle plan found changes: {summary}"
                 if summary
-                else ("werf bundle plan found changes")
+                else "werf bundle plan found changes"
             )
+            entry = DriftDetected(job=job.name, message=message)
         else:
             value, reason, drifted = "Unknown", "DriftCheckFailed", False
             message = f"the drift check {job.name} failed (exit code {job.exit_code})"
-        status = set_condition(status, DRIFTED, value, reason, message, p.now, generation)
+            entry = DriftCheckFailed(job=job.name, exit_code=job.exit_code)
+        status = set_condition(status, names.DRIFTED, value, reason, message, facts.now, generation)
         status = attrs.evolve(status, last_drift_check_time=job.finished_at)
-        p._note("DriftChecked", job=job.name, drifted=value)
-        if value == "True":
-            p._event("Warning", "DriftDetected", message)
-    return status, drifted
+        timeline.append(entry)
+    if not timeline:
+        return step
+    return step.then(status, timeline=timeline, drifted=drifted)
 
 
 def _summary(log: str | None) -> str:
@@ -84,55 +80,64 @@ def _summary(log: str | None) -> str:
     return "; ".join(lines[-SUMMARY_LINES:])[:500]
 
 
-def step(p: _Pass, spec: BundleSpec, status: BundleStatus, drifted: bool) -> BundleStatus | None:
-    """Called on a synced bundle with no active Job: correct drift, or start the next
-    check when it is due. Returns the new status when it started a Job, else None (and
-    adds the next check time to the pass's wake-ups)."""
+def check(facts: Facts, step: Step) -> Step:
+    """On a synced bundle with no active Job: correct drift, or start the next check
+    when it is due, or ask to be woken when it will be. A correction concludes the pass
+    (``CorrectingDrift``); otherwise the caller gives the verdict."""
+    spec, bundle, now = facts.spec, facts.bundle, facts.now
     drift = spec.converge.drift
+    status = step.status
     if not drift.enabled or status.last_applied_tag is None or status.last_applied_digest is None:
-        return None
-    key = (status.last_applied_tag, status.last_applied_digest, p.bundle.inputs.values_hash)
-    generation = p.bundle.meta.generation
-    if drifted and drift.mode == "Correct":
+        return step
+    key = (status.last_applied_tag, status.last_applied_digest, bundle.inputs.values_hash)
+    if step.drifted and drift.mode == "Correct":
         if status.drift_corrections < drift.max_retries:
-            p._note("DriftCorrection", tag=key[0], correction=status.drift_corrections + 1)
-            started, _ = p._start_job(spec, status, key)
-            return attrs.evolve(started, drift_corrections=status.drift_corrections + 1)
+            corrections = status.drift_corrections + 1
+            noted = step.then(timeline=(DriftCorrection(tag=key[0], correction=corrections),))
+            started = jobs.start(facts, noted, key, "DriftCorrection")
+            name = started.status.active_job_name
+            return attrs.evolve(
+                started,
+                status=attrs.evolve(started.status, drift_corrections=corrections),
+                verdict=Verdict(
+                    phase="Syncing",
+                    ready="Unknown",
+                    reason="CorrectingDrift",
+                    message=f"job {name} applies tag {key[0]} again",
+                    reconciling=True,
+                ),
+            )
         # No correction, but the checks go on every interval (not at the poll's pace).
         checked = status.last_drift_check_time or status.last_sync_time
-        if checked is not None:
-            p.wake.append(checked + drift.interval)
-        failed = status.condition(CORRECTION_FAILED)
+        wake = [checked + drift.interval] if checked is not None else []
+        failed = status.condition(names.DRIFT_CORRECTION_FAILED)
+        told: list[Entry] = []
         if failed is None or failed.status != "True":
-            p._note("DriftCorrectionFailed", tag=key[0], corrections=status.drift_corrections)
-            p._event(
-                "Warning",
-                CORRECTION_FAILED,
-                f"{drift.max_retries} corrections did not remove the drift of tag {key[0]}",
-            )
-        return set_condition(
+            told.append(DriftCorrectionFailed(tag=key[0], corrections=drift.max_retries))
+        status = set_condition(
             status,
-            CORRECTION_FAILED,
+            names.DRIFT_CORRECTION_FAILED,
             "True",
             "RetriesExhausted",
             f"{drift.max_retries} corrections did not remove the drift of tag {key[0]}; "
             "no more until a new version or a spec change",
-            p.now,
-            generation,
+            now,
+            bundle.meta.generation,
         )
+        return step.then(status, timeline=told, wake=wake)
     since = status.last_drift_check_time or status.last_sync_time
     if since is None:
-        return None
+        return step
     due = since + drift.interval
-    if due > p.now:
-        p.wake.append(due)
-        return None
-    check = int(due.timestamp())
+    if due > now:
+        return step.then(wake=(due,))
     manifest, secret_name, files = jobspec.render_plan_job(
-        p.bundle, spec, tag=key[0], digest=key[1], values_hash=key[2], check=check
+        bundle, spec, tag=key[0], digest=key[1], values_hash=key[2], check=int(due.timestamp())
     )
-    if any(j.name == manifest["metadata"]["name"] for j in p.bundle.jobs):
-        return None  # this check ran; its result is being recorded
-    p.actions.append(CreateJob(job=manifest, secret_name=secret_name, secret_files=files))
-    p._note("DriftCheckStarted", job=manifest["metadata"]["name"], tag=key[0])
-    return status
+    name = manifest["metadata"]["name"]
+    if any(j.name == name for j in bundle.jobs):
+        return step  # this check ran; its result is being recorded
+    return step.then(
+        actions=(CreateJob(job=manifest, secret_name=secret_name, secret_files=files),),
+        timeline=(DriftCheckStarted(job=name, tag=key[0]),),
+    )

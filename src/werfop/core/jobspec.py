@@ -14,22 +14,22 @@ import hashlib
 import re
 from typing import Any
 
+from werfop.core import names
 from werfop.core.model import MANAGED_BY, Bundle, BundleSpec, Meta, Sensitive
 
-API_VERSION = "werf.io/v1alpha1"
-KIND = "WerfBundle"
-
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-LABEL_BUNDLE = "werf.io/bundle"
-LABEL_BUNDLE_NAMESPACE = "werf.io/bundle-namespace"
-LABEL_BUNDLE_UID = "werf.io/bundle-uid"
-LABEL_JOB_KIND = "werf.io/job-kind"
-
-ANNOTATION_BUNDLE = "werf.io/bundle"
-ANNOTATION_TAG = "werf.io/tag"
-ANNOTATION_DIGEST = "werf.io/digest"
-ANNOTATION_VALUES_HASH = "werf.io/values-hash"
-ANNOTATION_ATTEMPT = "werf.io/attempt"
+# The names live in ``core.names``; these are the ones a Job carries.
+API_VERSION = names.API_VERSION
+KIND = names.KIND
+LABEL_MANAGED_BY = names.LABEL_MANAGED_BY
+LABEL_BUNDLE = names.LABEL_BUNDLE
+LABEL_BUNDLE_NAMESPACE = names.LABEL_BUNDLE_NAMESPACE
+LABEL_BUNDLE_UID = names.LABEL_BUNDLE_UID
+LABEL_JOB_KIND = names.LABEL_JOB_KIND
+ANNOTATION_BUNDLE = names.ANNOTATION_BUNDLE
+ANNOTATION_TAG = names.ANNOTATION_TAG
+ANNOTATION_DIGEST = names.ANNOTATION_DIGEST
+ANNOTATION_VALUES_HASH = names.ANNOTATION_VALUES_HASH
+ANNOTATION_ATTEMPT = names.ANNOTATION_ATTEMPT
 
 INPUTS_DIR = "/werfop/inputs"
 DOCKER_DIR = "/werfop/docker"
@@ -125,12 +125,12 @@ def release_name(meta: Meta, spec: BundleSpec) -> str:
     return spec.converge.release_name or meta.name
 
 
-def values_file_names(spec: BundleSpec, has_inline: bool) -> tuple[str, ...]:
-    """The values files in merge order: one per ``valuesFrom`` entry, then inline values."""
-    names = [f"values-{index:02d}.yaml" for index in range(len(spec.converge.values_from))]
-    if has_inline:
-        names.append("values-inline.yaml")
-    return tuple(names)
+INLINE_VALUES_FILE = "values-inline.yaml"  # merged last, after every valuesFrom entry
+
+
+def values_file_name(index: int) -> str:
+    """The inputs file of ``valuesFrom[index]`` (merge order: by index, then inline)."""
+    return f"values-{index:02d}.yaml"
 
 
 def apply_command(

@@ -17,8 +17,10 @@ from typing import Literal
 
 import attrs
 
-FINALIZER = "werf.io/finalizer"
-MANAGED_BY = "werfop"
+from werfop.core import names
+
+FINALIZER = names.FINALIZER
+MANAGED_BY = names.MANAGED_BY
 
 Phase = Literal["Pending", "Syncing", "Synced", "Failed", "Suspended"]
 JobState = Literal["Active", "Succeeded", "Failed"]
@@ -246,6 +248,45 @@ class BundleStatus:
         return None
 
 
+@attrs.frozen(kw_only=True)
+class PollRecord:
+    """A bundle's poll bookkeeping: when it last polled and polls next, how many polls
+    so far (the jitter's counter), the tag list's ETag.
+
+    The runtime keeps the newest record between passes (``Plan.polls``) and hands it
+    back with the bundle; the status carries the record as of its last write. A poll
+    that changes nothing else writes nothing (a quiet poll costs the API server no
+    request), so these four status fields move only together with a change the user can
+    act on.
+    """
+
+    last_poll_time: datetime | None = None
+    next_poll_time: datetime | None = None
+    poll_count: int = 0
+    last_etag: str | None = None
+
+    @classmethod
+    def of(cls, status: BundleStatus) -> PollRecord:
+        return cls(
+            last_poll_time=status.last_poll_time,
+            next_poll_time=status.next_poll_time,
+            poll_count=status.poll_count,
+            last_etag=status.last_etag,
+        )
+
+    def onto(self, status: BundleStatus) -> BundleStatus:
+        """``status`` with this record's fields (``status`` itself when they match)."""
+        if PollRecord.of(status) == self:
+            return status
+        return attrs.evolve(
+            status,
+            last_poll_time=self.last_poll_time,
+            next_poll_time=self.next_poll_time,
+            poll_count=self.poll_count,
+            last_etag=self.last_etag,
+        )
+
+
 # --- observations ---------------------------------------------------------------------
 
 
@@ -343,6 +384,10 @@ class TagList:
     digests: Pairs = attrs.field(default=(), eq=False)
     etag: str | None = None
     at: datetime
+    # The runtime's pacer slot for this bundle's next scheduled poll (per bundle, like
+    # the digests): the pass records it as the next poll time. None: the poll interval
+    # with the bundle's jitter (``reconcile.next_scheduled_poll``), unpaced.
+    next_poll: datetime | None = attrs.field(default=None, eq=False)
     _memo: dict[object, object] = attrs.field(factory=dict, eq=False, repr=False)
 
     def digest(self, tag: str) -> str | None:

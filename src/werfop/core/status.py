@@ -1,8 +1,8 @@
 """Phase and kstatus conditions from a verdict, and Events from old -> new status.
 
 Role: turn the pass's verdict into ``phase`` and the ``Ready``/``Reconciling``/
-``Stalled`` conditions (transition times move only when a condition's status moves),
-and describe the differences between two statuses as Kubernetes Events.
+``Stalled`` conditions (transition times move only when a condition's status moves).
+Events come from the timeline (``core.timeline``).
 Must not: decide anything about deploys; ``reconcile`` hands over the verdict.
 """
 
@@ -13,13 +13,14 @@ from typing import Literal
 
 import attrs
 
+from werfop.core import names
 from werfop.core.model import BundleStatus, Condition, Phase
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 
-READY = "Ready"
-RECONCILING = "Reconciling"
-STALLED = "Stalled"
+READY = names.READY
+RECONCILING = names.RECONCILING
+STALLED = names.STALLED
 
 
 @attrs.frozen(kw_only=True)
@@ -103,37 +104,3 @@ def apply_verdict(
         conditions=settled,
         observed_generation=generation,
     )
-
-
-@attrs.frozen(kw_only=True)
-class EventSpec:
-    type: Literal["Normal", "Warning"]
-    reason: str
-    message: str
-
-
-def events_between(old: BundleStatus, new: BundleStatus) -> tuple[EventSpec, ...]:
-    """Events for what changed: phase moves and registry failures (deduplicated: one
-    Event when failing starts or its message changes, not one per retry)."""
-    events: list[EventSpec] = []
-    if old.phase != new.phase:
-        ready = new.condition(READY)
-        detail = f": {ready.message}" if ready is not None and ready.message else ""
-        events.append(
-            EventSpec(
-                type="Warning" if new.phase == "Failed" else "Normal",
-                reason=f"Phase{new.phase}",
-                message=f"phase {old.phase} -> {new.phase}{detail}",
-            )
-        )
-    if new.consecutive_failures > 0 and (
-        old.consecutive_failures == 0 or old.last_error_message != new.last_error_message
-    ):
-        events.append(
-            EventSpec(
-                type="Warning",
-                reason="RegistryUnavailable",
-                message=new.last_error_message or "registry unavailable",
-            )
-        )
-    return tuple(events)

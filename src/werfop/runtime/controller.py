@@ -20,7 +20,7 @@ import attrs
 
 from werfop.api.codec import job_state
 from werfop.core import jobspec
-from werfop.core.actions import Action, DeleteLogs, Occurrence, Plan, SaveLogs, WriteStatus
+from werfop.core.actions import Action, DeleteLogs, Plan, SaveLogs
 from werfop.core.durations import parse_duration
 from werfop.core.errors import (
     ConflictError,
@@ -28,11 +28,12 @@ from werfop.core.errors import (
     TerminalError,
     TransientError,
 )
-from werfop.core.model import FieldProblem, RegistrySpec, TagList
+from werfop.core.model import BundleStatus, FieldProblem, RegistrySpec
 from werfop.core.ports import Clock, ClusterPort, WatchEvent
 from werfop.core.reconcile import reconcile
+from werfop.core.timeline import Entry
 from werfop.runtime.executor import Executor
-from werfop.runtime.observe import WATCH_LABEL, Observation, Observer
+from werfop.runtime.observe import WATCH_LABEL, Observer
 from werfop.runtime.pacer import PollPacer
 from werfop.runtime.queue import (
     Conflict,
@@ -53,20 +54,12 @@ DEFAULT_POLL_INTERVAL: timedelta = attrs.fields(RegistrySpec).poll_interval.defa
 class PassMetrics(Protocol):
     def pass_done(self, key: str, outcome: Outcome, seconds: float) -> None: ...
     def plan_done(self, key: str, plan: Plan) -> None: ...
+    def status_seen(self, key: str, status: BundleStatus) -> None: ...
+    def forget(self, key: str) -> None: ...
 
 
-TimelineSink = Callable[[str, datetime, tuple[Occurrence, ...]], None]
+TimelineSink = Callable[[str, datetime, tuple[Entry, ...]], None]
 ProblemSink = Callable[[str, tuple[FieldProblem, ...]], None]
-
-
-@attrs.frozen
-class _FixedClock:
-    """The pass's one reading of the clock, handed to the core."""
-
-    moment: datetime
-
-    def now(self) -> datetime:
-        return self.moment
 
 
 def bundle_key_of_job(job: dict) -> str | None:
@@ -249,6 +242,8 @@ class Controller:
             self.queue.remove(key)
             self.observer.forget(key)
             self.executor.forget(namespace, name)
+            if self.metrics is not None:
+                self.metrics.forget(key)
             return Success(None)
         except TransientError as error:
             return Transient(str(error), error.retry_after)
@@ -259,17 +254,20 @@ class Controller:
                 if self.on_problems is not None:
                     self.on_problems(key, observation.problems)
                 return Terminal("the object could not be read")
-            plan = reconcile(observation.bundle, observation.snapshot, _FixedClock(now))
-            plan = self._book_next_poll(key, observation, plan, now)
-            if any(isinstance(a, _LOG_ACTIONS) for a in plan.actions):
-                self.observer.logs_changed(key)
+            if self.metrics is not None:
+                self.metrics.status_seen(key, observation.bundle.status)
             try:
+                plan = reconcile(observation.bundle, observation.snapshot, self.clock)
+                if any(isinstance(a, _LOG_ACTIONS) for a in plan.actions):
+                    self.observer.logs_changed(key)
                 self.executor.execute(plan)
             except Exception:
                 # The pass is retried on its backoff, and polls again: no booking yet.
                 if self.observer.pacer is not None:
                     self.observer.pacer.cancel(key)
                 raise
+            if plan.polls is not None:
+                self.observer.polled(key, observation.bundle.meta.uid, plan.polls)
             if observation.changed is not None:
                 for other in sorted(self.observer.followers.get(observation.changed, ())):
                     if other != key:
@@ -287,36 +285,6 @@ class Controller:
         if self.on_timeline is not None and plan.timeline:
             self.on_timeline(key, now, plan.timeline)
         return Success(plan.requeue_after)
-
-    def _book_next_poll(
-        self, key: str, observation: Observation, plan: Plan, now: datetime
-    ) -> Plan:
-        """After a successful poll, book the next one's slot with the pacer, so that it
-        is not deferred when it comes. The core chose ``nextPollTime``; when that
-        second is full the poll moves to the start of the first later second with room,
-        in the status it writes and in the requeue (the pacer's one-second slots, as a
-        deferral would have done a pass and a status write later)."""
-        pacer = self.observer.pacer
-        spec = observation.bundle.spec if observation.bundle is not None else None
-        if pacer is None or spec is None or not isinstance(observation.snapshot, TagList):
-            return plan
-        writes = [(i, a) for i, a in enumerate(plan.actions) if isinstance(a, WriteStatus)]
-        if not writes:
-            return plan
-        index, action = writes[0]
-        status = action.status
-        due = status.next_poll_time
-        if due is None or due <= now or status.consecutive_failures:
-            return plan
-        slot = pacer.book(key, due, spec.registry.poll_interval, now)
-        if slot == due:
-            return plan
-        moved = attrs.evolve(action, status=attrs.evolve(status, next_poll_time=slot))
-        requeue = plan.requeue_after
-        if requeue is not None and now + requeue == due:
-            requeue = slot - now
-        actions = (*plan.actions[:index], moved, *plan.actions[index + 1 :])
-        return attrs.evolve(plan, actions=actions, requeue_after=requeue)
 
     def next_due(self) -> datetime | None:
         return self.queue.next_due()

@@ -22,7 +22,8 @@ import yaml
 from werfop.api.codec import decode_bundle, decode_job, parse_time, round_trips
 from werfop.api.credentials import credentials_from_secret, docker_config_json
 from werfop.api.values import load_values
-from werfop.core import jobspec
+from werfop.core import jobspec, names
+from werfop.core.jobs import jobs_needing_logs
 from werfop.core.model import (
     Bundle,
     BundleSpec,
@@ -33,14 +34,15 @@ from werfop.core.model import (
     LogMap,
     Meta,
     PollDeferred,
+    PollRecord,
     RegistrySnapshot,
     RegistryUnavailable,
     Sensitive,
     TagList,
     ValuesFile,
 )
+from werfop.core.polling import is_poll_due, next_scheduled_poll
 from werfop.core.ports import Clock, ClusterPort, Credentials, Repository, TagListing
-from werfop.core.reconcile import RECONCILE_ANNOTATION, is_poll_due, jobs_needing_logs
 from werfop.core.validation import policy_for
 from werfop.core.values import merge_all, values_hash
 from werfop.core.versions import select
@@ -55,8 +57,8 @@ DIGEST_RECHECK = timedelta(hours=1)
 # A bundle's log ConfigMaps are listed at most this often (and after this process saved
 # or deleted one): they only matter for their expiry, days away (logRetentionDays).
 LOG_RESCAN = timedelta(hours=1)
-ACCEPT_ANNOTATION = "werf.io/accept-bundles-from"
-WATCH_LABEL = "werf.io/watch"
+ACCEPT_ANNOTATION = names.ACCEPT_BUNDLES_FROM
+WATCH_LABEL = names.LABEL_WATCH
 
 
 @attrs.frozen(kw_only=True)
@@ -106,11 +108,17 @@ class Observer:
         # bundle key -> (uid, resourceVersion, status) of our last status write whose
         # stored document is known to decode back to that status (``status_written``)
         self._written: dict[str, tuple[str, str, BundleStatus]] = {}
+        # bundle key -> (uid, poll record) after its last pass: quiet polls are not
+        # written to the status, so this is newer than the status's own poll fields
+        self._polls: dict[str, tuple[str, PollRecord]] = {}
 
     def observe(self, raw: dict[str, Any], now: datetime) -> Observation:
         bundle, problems = decode_bundle(raw, status=self._written_status(raw))
         if bundle is None:
             return Observation(bundle=None, problems=tuple(problems))
+        kept = self._polls.get(bundle.meta.key)
+        if kept is not None and kept[0] == bundle.meta.uid:
+            bundle = attrs.evolve(bundle, status=kept[1].onto(bundle.status))
         bundle = attrs.evolve(bundle, jobs=self._jobs(bundle))
         spec = bundle.spec
         if spec is None or bundle.meta.deletion_timestamp is not None:
@@ -141,7 +149,18 @@ class Observer:
             if slot is not None:
                 return Observation(bundle=bundle, snapshot=PollDeferred(until=slot))
         snapshot, changed = self._snapshot(bundle, spec, repository, now)
+        if isinstance(snapshot, TagList) and self.pacer is not None:
+            # Book the next scheduled poll's slot now, so that it is not deferred when
+            # it comes; the pass records the slot as the next poll time.
+            due = next_scheduled_poll(bundle, spec, now)
+            slot = self.pacer.book(bundle.meta.key, due, spec.registry.poll_interval, now)
+            snapshot = attrs.evolve(snapshot, next_poll=slot)
         return Observation(bundle=bundle, snapshot=snapshot, changed=changed)
+
+    def polled(self, key: str, uid: str, record: PollRecord) -> None:
+        """A pass's plan was carried out: keep its poll record for the next pass (the
+        status holds it only as of its last write)."""
+        self._polls[key] = (uid, record)
 
     def status_written(
         self, status: BundleStatus, sent: dict[str, Any], response: dict[str, Any]
@@ -204,6 +223,7 @@ class Observer:
         self._values_memo.pop(key, None)
         self._listed.pop(key, None)
         self._written.pop(key, None)
+        self._polls.pop(key, None)
         self._log_scans.pop(key, None)
         if self.pacer is not None:
             self.pacer.forget(key)
@@ -337,7 +357,9 @@ class Observer:
         maps = []
         for raw in self.cluster.list_config_maps(meta.namespace, selector):
             metadata = raw.get("metadata", {})
-            finished = parse_time((metadata.get("annotations") or {}).get("werf.io/finished-at"))
+            finished = parse_time(
+                (metadata.get("annotations") or {}).get(names.ANNOTATION_FINISHED_AT)
+            )
             finished = finished or parse_time(metadata.get("creationTimestamp"))
             if finished is not None:
                 maps.append(
@@ -432,7 +454,7 @@ class Observer:
                 secrets.extend(Sensitive(s) for s in _leaves(document))
             documents.append(document)
             sources.append(text)
-            files.append(ValuesFile(name=f"values-{index:02d}.yaml", content=Sensitive(text)))
+            files.append(ValuesFile(name=jobspec.values_file_name(index), content=Sensitive(text)))
         values_json = spec.converge.values_json
         if memo is not None and memo.inline[0] == values_json:
             inlined = memo.inline
@@ -444,7 +466,7 @@ class Observer:
                 inline,
                 None
                 if text is None
-                else ValuesFile(name="values-inline.yaml", content=Sensitive(text)),
+                else ValuesFile(name=jobspec.INLINE_VALUES_FILE, content=Sensitive(text)),
             )
         _, inline, inline_file = inlined
         if inline_file is not None:
@@ -659,7 +681,7 @@ def _asked_to_poll(bundle: Bundle) -> bool:
     status = bundle.status
     if status.observed_generation and bundle.meta.generation != status.observed_generation:
         return True
-    requested = bundle.meta.annotation(RECONCILE_ANNOTATION)
+    requested = bundle.meta.annotation(names.RECONCILE_AT)
     return requested is not None and requested != status.last_handled_reconcile_at
 
 

@@ -93,6 +93,10 @@ class WorkQueue:
         self._again.pop(key, None)
         self._failures.pop(key, None)
 
+    def due(self, key: str) -> datetime | None:
+        """When ``key`` is due (None: not queued, or being processed)."""
+        return self._due.get(key)
+
     def __len__(self) -> int:
         return len(self._due)
 

@@ -8,6 +8,7 @@ import time
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from kubeapi.jobcontroller import JobController
 from support.operator import bundle, status_of, wait_for, werf_jobs
@@ -366,12 +367,14 @@ def test_with_leader_election_one_reconciles_and_a_kill_hands_over_quickly(
     leader, standby = (first, second) if _led(first) else (second, first)
     assert not _led(standby)
     assert 0 == _count(standby, "JobCreated")
+    assert (1.0, 0.0) == (_leader_gauge(leader), _leader_gauge(standby))
 
     leader.kill()  # kill -9: the Lease is not released
     killed_at = time.monotonic()
     wait_for(lambda: _led(standby), timeout=25, what="the standby to take over")
     handover = time.monotonic() - killed_at
     assert handover < 20, f"handover took {handover:.1f}s"
+    assert 1.0 == _leader_gauge(standby)  # set before "became leader" is logged
     plain_registry.pusher.push_chart(repo_name, "1.1.0")
     kube_api.mutate(
         "werfbundles",
@@ -400,3 +403,14 @@ def _led(operator):
 
 def _count(operator, message):
     return sum(1 for line in operator.lines() if line.get("msg") == message)
+
+
+def _leader_gauge(operator) -> float:
+    """``werfop_leader`` on the operator's /metrics."""
+    (value,) = [
+        sample.value
+        for family in text_string_to_metric_families(operator.scrape())
+        if family.name == "werfop_leader"
+        for sample in family.samples
+    ]
+    return value
