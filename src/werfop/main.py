@@ -3,7 +3,8 @@
 Subcommands: ``simulate`` (the runtime over in-memory adapters), ``resolve`` (tag
 selection, offline or against a live registry), ``render`` (the Job and inputs Secret
 the operator would create), ``crd`` (render the CRD from the schema), ``run`` (the
-operator, wired in ``werfop.operator``).
+operator, wired in ``werfop.operator``); the day-2 commands (``get``, ``status``,
+``reconcile``, ...) are added and run by ``werfop.cli.commands``.
 """
 
 from __future__ import annotations
@@ -72,12 +73,20 @@ def _parser(operator_flags: bool = True) -> argparse.ArgumentParser:
         from werfop.operator import add_arguments
 
         add_arguments(run)
+
+    from werfop.cli.commands import add_commands
+
+    add_commands(parser, sub)  # get, status, reconcile, ... (day-2; werfop.cli)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser(operator_flags=argv[:1] != [] and argv[0] not in _OFFLINE).parse_args(argv)
+    if getattr(args, "day2", None) is not None:
+        from werfop.cli.commands import run as run_day2
+
+        return run_day2(args)
     if args.command == "simulate":
         from werfop.simulate import run_cli
 

@@ -23,6 +23,7 @@ from werfop.adapters.clock import SystemClock
 from werfop.adapters.kubernetes import KubernetesApi, every
 from werfop.adapters.registry import HttpxRegistry
 from werfop.core.errors import WerfopError
+from werfop.kubeconfig import ConfigurationError, connect
 from werfop.runtime import logs
 from werfop.runtime.controller import Controller
 from werfop.runtime.hooks import RegistryHook
@@ -102,32 +103,17 @@ class StartupError(Exception):
 
 
 def _api_client(kubeconfig: str | None):  # type: ignore[no-untyped-def]
-    """The API client: ``--kubeconfig``; else in-cluster configuration inside a pod;
-    else ``$KUBECONFIG``, then ``~/.kube/config``, as kubectl and client-go choose.
-    Raises ``StartupError`` naming the file when it cannot be used."""
-    from kubernetes import client, config
-
-    source = kubeconfig
-    if source is None:
-        if os.environ.get("KUBERNETES_SERVICE_HOST"):
-            config.load_incluster_config()
-            log.info("using the in-cluster configuration")
-            return client.ApiClient()
-        candidates = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
-        candidates.append(os.path.expanduser("~/.kube/config"))
-        source = next((p for p in candidates if os.path.isfile(p)), None)
-        if source is None:
-            raise StartupError(
-                "no cluster configuration: not in a pod, no --kubeconfig, $KUBECONFIG "
-                "names no file and ~/.kube/config does not exist"
-            )
+    """The API client, chosen by ``werfop.kubeconfig.connect`` (as kubectl and client-go
+    choose). Raises ``StartupError`` naming the file when it cannot be used."""
     try:
-        made = config.new_client_from_config(config_file=source)
-    except Exception as error:  # the client raises TypeError, ValueError, ConfigException...
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise StartupError(f"--kubeconfig {source}: not a usable kubeconfig ({first})") from None
-    log.info("using a kubeconfig", extra={"kubeconfig": source})
-    return made
+        connection = connect(kubeconfig)
+    except ConfigurationError as error:
+        raise StartupError(str(error)) from None
+    if connection.source == "in-cluster":
+        log.info("using the in-cluster configuration")
+    else:
+        log.info("using a kubeconfig", extra={"kubeconfig": connection.source})
+    return connection.api
 
 
 class _DieDuringCalls:
