@@ -37,7 +37,7 @@ from typing import Any
 import scenarios
 from common import header, self_peak_rss_mib, table
 
-from werfop.core.actions import Plan, WriteStatus
+from werfop.core.actions import Plan
 from werfop.runtime import controller, executor, observe
 from werfop.simulate import simulate
 
@@ -113,14 +113,13 @@ def run(
 
 class Stages:
     """Timers around the steps of ``Controller.process`` (observe, the core's decision,
-    booking the next poll, execute) and around the whole pass (``run_one``), and the
-    passes split by what they decided: a quiet poll (the plan only writes the status,
-    and the timeline says at most ``Polled``) or anything else (a new version, a Job
-    created or finished, a pruned Job, a first pass)."""
+    execute) and around the whole pass (``run_one``), and the passes split by what they
+    decided: a quiet poll (the plan has no action, and the timeline says at most
+    ``Polled``) or anything else (a new version, a Job created or finished, a pruned
+    Job, a first pass)."""
 
     STEPS = (
         ("observe (read + decode)", observe.Observer, "observe"),
-        ("book the next poll", controller.Controller, "_book_next_poll"),
         ("execute (status write, Jobs)", executor.Executor, "execute"),
     )
 
@@ -135,7 +134,7 @@ class Stages:
 
         def reconcile(*args: Any) -> Plan:
             plan = decide(*args)
-            self.quiet = all(isinstance(a, WriteStatus) for a in plan.actions) and all(
+            self.quiet = not plan.actions and all(
                 o.type == "Polled" for o in plan.timeline
             )
             return plan

@@ -17,14 +17,14 @@ import socket
 import sys
 import threading
 import time
-from typing import Any
 
 from werfop.adapters.clock import SystemClock
 from werfop.adapters.kubernetes import KubernetesApi, every
 from werfop.adapters.registry import HttpxRegistry
 from werfop.core.errors import WerfopError
+from werfop.core.ports import Watch
 from werfop.kubeconfig import ConfigurationError, connect
-from werfop.runtime import logs
+from werfop.runtime import failpoints, logs
 from werfop.runtime.controller import Controller
 from werfop.runtime.hooks import RegistryHook
 from werfop.runtime.http import Endpoints
@@ -116,38 +116,6 @@ def _api_client(kubeconfig: str | None):  # type: ignore[no-untyped-def]
     return connection.api
 
 
-class _DieDuringCalls:
-    """Failpoint ``registry``: the process dies in the middle of a registry call."""
-
-    def __init__(self, inner: object) -> None:
-        self.inner = inner
-
-    def list_tags(self, repository, etag=None):  # type: ignore[no-untyped-def]
-        log.warning("failpoint: dying during a registry call")
-        os._exit(137)
-
-    resolve_digest = list_tags
-
-
-def _after_action_failpoint(spec: str):  # type: ignore[no-untyped-def]
-    """Failpoint ``after:<Action>``: die (like kill -9) right after the first such action.
-
-    Set through ``WERFOP_FAILPOINT`` by the integration tests that prove a restart
-    neither duplicates Jobs nor loses history; unset, it costs nothing.
-    """
-    if not spec.startswith("after:"):
-        return None
-    name = spec.removeprefix("after:")
-
-    def hook(action: object) -> None:
-        if type(action).__name__ == name:
-            log.warning("failpoint: dying after an action", extra={"action": name})
-            logging.shutdown()
-            os._exit(137)
-
-    return hook
-
-
 def _secret_reader(cluster: KubernetesApi, ref: str):  # type: ignore[no-untyped-def]
     """Read the webhook token from its Secret, at most every 30 s (rotation works)."""
     namespace, _, name = ref.partition("/")
@@ -212,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
     failpoint = os.environ.get("WERFOP_FAILPOINT", "")
     upstream: object = CountingRegistry(HttpxRegistry(clock=clock), metrics)
     if failpoint == "registry":
-        upstream = _DieDuringCalls(upstream)
+        upstream = failpoints.DieDuringCalls(upstream)
     registry = RegistryEconomy(
         upstream,  # type: ignore[arg-type]
         clock,
@@ -236,21 +204,21 @@ def run(args: argparse.Namespace) -> int:
         queue=queue,
         on_timeline=timeline,
         on_problems=problems,
-        after_action=_after_action_failpoint(failpoint),
+        after_action=failpoints.after_action(failpoint),
         allow_cross_namespace=not args.no_cross_namespace,
         contain_bugs=True,
         metrics=metrics,
     )
     stop = threading.Event()
     threads: list[threading.Thread] = []
-    informers: list[Any] = []
+    watch: Watch | None = None
     elector: LeaderElector | None = None
 
     def synced() -> bool:
-        return all(i.synced.is_set() for i in informers)
+        return watch is not None and watch.synced()
 
     def healthy() -> tuple[bool, str]:
-        alive = all(t.is_alive() for t in threads)
+        alive = all(t.is_alive() for t in threads) and (watch is None or watch.alive())
         return (alive, "ok" if alive else "a background thread died")
 
     def ready() -> tuple[bool, str]:
@@ -278,15 +246,8 @@ def run(args: argparse.Namespace) -> int:
         log.error(f"cannot listen: {error.strerror}", extra={"addresses": _addresses(args)})
         stop.set()
         return 1
-    informers = cluster.informers(
-        controller.on_event, stop, watch_secrets=args.watch_labelled_secrets
-    )  # the readiness check reads this name
-    for informer in informers:
-        thread = threading.Thread(
-            target=informer.run, name=f"informer-{informer.kind}", daemon=True
-        )
-        thread.start()
-        threads.append(thread)
+    # the readiness and health checks read this name
+    watch = cluster.watch(controller.on_event, secrets=args.watch_labelled_secrets)
 
     workers = Workers(controller, queue, clock, args.workers)
     started = threading.Event()
@@ -356,6 +317,7 @@ def run(args: argparse.Namespace) -> int:
         pass
     deadline = time.monotonic() + SHUTDOWN_BUDGET
     idle = workers.shutdown(timeout=max(0.1, deadline - time.monotonic()))
+    watch.stop(timeout=0)  # its threads are daemons: no need to wait out a read
     if elector is not None and elector.leading.is_set():
         elector.release()
     for endpoint in endpoints:

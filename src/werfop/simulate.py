@@ -714,7 +714,7 @@ def simulate(
     economy = RegistryEconomy(registry, clock)
     controller = Controller(cluster, economy, clock, on_timeline=record)
     populate(cluster, objects)
-    cluster.listeners.append(controller.on_event)
+    watches = [cluster.watch(controller.on_event)]
     deleted: dict[str, tuple[datetime, dict[str, Any]]] = {}
 
     def note_deletion(kind: str, event: Any) -> None:
@@ -727,7 +727,7 @@ def simulate(
         else:
             deleted.pop(key, None)  # created again
 
-    cluster.listeners.append(note_deletion)
+    watches.append(cluster.watch(note_deletion))
     controller.resync()
 
     changes = sorted([*scenario.changes, *notifications], key=lambda c: c.at)
@@ -758,6 +758,8 @@ def simulate(
             last_report = time.monotonic()
             done = (moment - scenario.start) / scenario.until
             progress.write(f"simulate: {done:6.1%} of virtual time, {controller.passes} passes\n")
+    for watch in watches:
+        watch.stop()
     clock.set(max(clock.now(), end))
     repositories = {
         f"{o['metadata']['namespace']}/{o['metadata']['name']}": o["spec"]["registry"][

@@ -31,7 +31,7 @@ from support.controlplane import ControlPlane
 from werfop.adapters.kubernetes import KubernetesApi
 from werfop.adapters.memory import ManualClock, MemoryCluster
 from werfop.core.errors import AlreadyExistsError, ConflictError, NotFoundError, TerminalError
-from werfop.core.ports import ClusterPort, Obj, WatchEvent
+from werfop.core.ports import ClusterPort, Obj, Watch, WatchEvent
 
 T = TypeVar("T")
 MANAGED = {"app.kubernetes.io/managed-by": "werfop"}
@@ -54,6 +54,7 @@ STORED_SPEC = {
         "maxAttempts": 3,
         "redeployOnValuesChange": True,
         "deletionPolicy": "Retain",
+        "remediation": {"strategy": "None"},
         "driftDetection": {"enabled": False, "interval": "15m", "mode": "Report", "maxRetries": 3},
     },
     "suspend": False,
@@ -141,7 +142,8 @@ class MemoryTarget:
 
     def watch(self) -> Recorder:
         recorder = Recorder(self.namespace)
-        self.memory.listeners.append(recorder)
+        watch = self.cluster.watch(recorder)  # the port's watch, as on the real server
+        assert watch.synced() and watch.alive()
         return recorder
 
     def interrupt_watch(self) -> None:
@@ -159,14 +161,13 @@ class ApiTarget:
         self.api = KubernetesApi(self.client, watch_read_timeout=self.READ_TIMEOUT)
         self.cluster = self.api
         self.namespace = namespace
-        self.stop = threading.Event()
-        self.threads: list[threading.Thread] = []
+        self.watches: list[Watch] = []
         self.api.request("POST", "/api/v1/namespaces", body={"metadata": {"name": namespace}})
 
     def close(self) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(timeout=10)
+        for watch in self.watches:
+            watch.stop(timeout=10)
+            assert not watch.alive()
         try:
             self.api.request("DELETE", f"/api/v1/namespaces/{self.namespace}")
         finally:
@@ -192,13 +193,10 @@ class ApiTarget:
 
     def watch(self) -> Recorder:
         recorder = Recorder(self.namespace)
-        informers = self.api.informers(recorder, self.stop)
-        for informer in informers:
-            thread = threading.Thread(target=informer.run, name="contract-informer", daemon=True)
-            thread.start()
-            self.threads.append(thread)
-        for informer in informers:
-            assert informer.synced.wait(30), f"the {informer.kind} informer never listed"
+        watch = self.cluster.watch(recorder)  # the port's watch: informers in threads
+        self.watches.append(watch)
+        eventually(watch.synced, "the watch's informers to list")
+        assert watch.alive()
         return recorder
 
     def interrupt_watch(self) -> None:

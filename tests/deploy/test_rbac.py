@@ -164,10 +164,11 @@ def wait_for(
 
 @attrs.define
 class Informers:
+    """The port's watch on the real adapter (``KubernetesApi.watch``), recorded."""
+
     api: KubernetesApi
     events: list[tuple[str, WatchEvent]] = attrs.Factory(list)
-    stop: threading.Event = attrs.Factory(threading.Event)
-    threads: list[threading.Thread] = attrs.Factory(list)
+    watch: Any = None
 
     def start(
         self,
@@ -180,21 +181,16 @@ class Informers:
             if listener is not None:
                 listener(kind, event)
 
-        informers = self.api.informers(record, self.stop, watch_secrets=watch_secrets)
-        for informer in informers:
-            thread = threading.Thread(target=informer.run, name="deploy-test-informer")
-            thread.start()
-            self.threads.append(thread)
-        wait_for(lambda: all(i.synced.is_set() for i in informers))
+        self.watch = self.api.watch(record, secrets=watch_secrets)
+        wait_for(self.watch.synced)
         return self
 
     def close(self, server: KubeApiServer) -> None:
-        self.stop.set()
+        self.watch.stopping.set()
         server.go_down()  # ends the watch streams; the informers then see ``stop``
         server.come_up()
-        for thread in self.threads:
-            thread.join(timeout=WAIT)
-        assert [] == [t for t in self.threads if t.is_alive()]
+        self.watch.stop(timeout=WAIT)
+        assert not any(t.is_alive() for t in self.watch.threads)
 
 
 def _client(server: KubeApiServer, directory: Path) -> kubernetes.client.ApiClient:
@@ -247,6 +243,7 @@ def port_sweep(servers) -> Session:
         server.create(
             "werfbundles", _bundle("shop", "default", {"registry": {"url": "ghcr.io/acme/shop"}})
         )
+        called.add("watch")
         informers = Informers(api).start()
         wait_for(lambda: any(kind == "WerfBundle" for kind, _ in informers.events))
         informers.close(server)
@@ -512,11 +509,7 @@ def used(session: Session) -> set[Permission]:
 
 def test_port_sweep_calls_every_cluster_port_method_and_lease_method(port_sweep):
     port = {n for n in vars(ClusterPort) if not n.startswith("_")}
-    not_in_kubernetes_api = {"watch_bundles_and_jobs"}  # raises: informers() replace it
-
-    assert port - not_in_kubernetes_api | {"get_lease", "create_lease", "replace_lease"} == set(
-        port_sweep.port_methods
-    )
+    assert port | {"get_lease", "create_lease", "replace_lease"} == set(port_sweep.port_methods)
 
 
 def test_every_request_of_the_adapter_is_authorized_by_the_operator_roles(port_sweep, lifecycle):

@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+import attrs
 import urllib3
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
@@ -33,7 +34,7 @@ from werfop.core.errors import (
     TransientError,
     WerfopError,
 )
-from werfop.core.ports import Obj, WatchEvent
+from werfop.core.ports import Listener, Obj, WatchEvent
 
 log = logging.getLogger("werfop.kubernetes")
 
@@ -46,8 +47,6 @@ MANAGED_JOBS = f"{names.LABEL_MANAGED_BY}={names.MANAGED_BY}"
 WATCH_SELECTOR = f"{names.LABEL_WATCH}=true"
 UID_LABEL = names.LABEL_BUNDLE_UID
 JOB_FIELDS = ("apiVersion", "kind", "metadata", "status")  # what the Job cache holds
-
-Listener = Callable[[str, WatchEvent], None]
 
 
 class ExpiredError(TransientError):
@@ -468,8 +467,17 @@ class KubernetesApi:
 
     # -- watches -------------------------------------------------------------------------
 
-    def watch_bundles_and_jobs(self) -> Iterator[WatchEvent]:
-        raise NotImplementedError("use informers(): they feed listeners from threads")
+    def watch(self, listener: Listener, *, secrets: bool = False) -> InformerWatch:
+        """The port's watch: the informers below, each in a thread of its own."""
+        stop = threading.Event()
+        informers = self.informers(listener, stop, watch_secrets=secrets)
+        threads = [
+            threading.Thread(target=i.run, name=f"informer-{i.kind}", daemon=True)
+            for i in informers
+        ]
+        for thread in threads:
+            thread.start()
+        return InformerWatch(informers=informers, threads=threads, stopping=stop)
 
     def informers(
         self, listener: Listener, stop: threading.Event, *, watch_secrets: bool = False
@@ -642,6 +650,26 @@ def _older(new: dict[str, Any], current: dict[str, Any]) -> bool:
         return int(new.get("resourceVersion", 0)) < int(current.get("resourceVersion", 0))
     except (TypeError, ValueError):
         return False  # resourceVersions are opaque in general; trust the newest write
+
+
+@attrs.define(eq=False)
+class InformerWatch:
+    """Running informers (``KubernetesApi.watch``)."""
+
+    informers: list[Informer]
+    threads: list[threading.Thread]
+    stopping: threading.Event
+
+    def synced(self) -> bool:
+        return all(i.synced.is_set() for i in self.informers)
+
+    def alive(self) -> bool:
+        return all(t.is_alive() for t in self.threads)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=timeout)
 
 
 class Informer:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import heapq
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -31,9 +31,27 @@ from werfop.api.codec import format_time, parse_time, trust_identity, validate_s
 from werfop.core.errors import AlreadyExistsError, ConflictError, NotFoundError, TerminalError
 from werfop.core.jobspec import LABEL_MANAGED_BY
 from werfop.core.model import MANAGED_BY
-from werfop.core.ports import Clock, Obj, WatchEvent
+from werfop.core.ports import Clock, Listener, Obj, WatchEvent
 
-Listener = Callable[[str, WatchEvent], None]
+
+@attrs.define(eq=False)
+class ListenerWatch:
+    """A watch on the twin: synced at once (the twin has no list to wait for)."""
+
+    cluster: MemoryCluster
+    listener: Listener
+
+    def synced(self) -> bool:
+        return True
+
+    def alive(self) -> bool:
+        return True
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.listener in self.cluster.listeners:
+            self.cluster.listeners.remove(self.listener)
+
+
 JobResult = Literal["succeeded", "failed"]
 # How a Job ends: result, after how long, its log, and optionally the exit code (default
 # 0 for succeeded, 1 for failed; a drift check that found drift fails with 2).
@@ -499,8 +517,11 @@ class MemoryCluster:
         lines = text.splitlines(keepends=True)
         return "".join(lines[-tail_lines:])
 
-    def watch_bundles_and_jobs(self) -> Iterator[WatchEvent]:
-        raise NotImplementedError("MemoryCluster pushes events to listeners instead")
+    def watch(self, listener: Listener, *, secrets: bool = False) -> ListenerWatch:
+        """The port's watch: the twin calls its listeners as it writes (in the writer's
+        thread), every kind and every object; the runtime filters what it needs."""
+        self.listeners.append(listener)
+        return ListenerWatch(self, listener)
 
     # -- the Job controller stand-in -----------------------------------------------------
 

@@ -96,8 +96,7 @@ def check(facts: Facts, step: Step) -> Step:
             noted = step.then(timeline=(DriftCorrection(tag=key[0], correction=corrections),))
             started = jobs.start(facts, noted, key, "DriftCorrection")
             name = started.status.active_job_name
-            return attrs.evolve(
-                started,
+            return started._replace(
                 status=attrs.evolve(started.status, drift_corrections=corrections),
                 verdict=Verdict(
                     phase="Syncing",

@@ -9,7 +9,7 @@ Errors raised by ports come from ``werfop.core.errors``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
@@ -124,6 +124,25 @@ class WatchEvent:
     object: Obj = attrs.field(hash=False)
 
 
+Listener = Callable[[str, WatchEvent], None]
+
+
+class Watch(Protocol):
+    """A running watch (``ClusterPort.watch``)."""
+
+    def synced(self) -> bool:
+        """Every kind was listed: from now on, each change reaches the listener."""
+        ...
+
+    def alive(self) -> bool:
+        """What delivers the events still runs (for the health check)."""
+        ...
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """No more events; returns once delivery has ended (or ``timeout`` seconds)."""
+        ...
+
+
 class ClusterPort(Protocol):
     """The Kubernetes API as werfop uses it. Objects are raw JSON dicts."""
 
@@ -153,4 +172,9 @@ class ClusterPort(Protocol):
     def read_job_log(self, namespace: str, job_name: str, tail_lines: int) -> str | None: ...
     def read_job_exit_code(self, namespace: str, job_name: str) -> int | None: ...
 
-    def watch_bundles_and_jobs(self) -> Iterator[WatchEvent]: ...
+    def watch(self, listener: Listener, *, secrets: bool = False) -> Watch:
+        """Start delivering changes to ``listener(kind, event)``: WerfBundles, werfop's
+        Jobs, and the ConfigMaps (with ``secrets``, also Secrets) labelled
+        ``werf.io/watch=true``. Events may come from other threads; each object's
+        events come in order. The caller stops the watch when done."""
+        ...

@@ -16,6 +16,7 @@ Must not: perform I/O, log, sleep, or raise (an exception here is a bug).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 
 import attrs
@@ -200,11 +201,7 @@ def _stories(facts: Facts, status: BundleStatus, verdict: Verdict) -> BundleStat
     if status.consecutive_failures > 0:
         reachable = ("False", "RegistryUnavailable", status.last_error_message or "")
     elif status.last_poll_time is not None:
-        reachable = (
-            "True",
-            "Polled",
-            f"the repository answered; tag selected: {status.desired_tag or 'none'}",
-        )
+        reachable = ("True", "Polled", "the repository answered the last poll")
     else:
         reachable = ("Unknown", "Initializing", "waiting for the first registry poll")
     status = set_condition(status, names.REGISTRY_REACHABLE, *reachable, now, generation)  # type: ignore[arg-type]
@@ -227,7 +224,7 @@ def _stories(facts: Facts, status: BundleStatus, verdict: Verdict) -> BundleStat
 def _write(facts: Facts, old: BundleStatus, new: BundleStatus, polls: PollRecord) -> list[Action]:
     """The status write (the pass's commit point: after Jobs, before Events), unless
     nothing but the poll record moved: a quiet pass writes nothing."""
-    if polls.onto(old) == new:
+    if not _changed_beyond_polls(old, new):
         return []
     meta = facts.bundle.meta
     return [
@@ -238,6 +235,20 @@ def _write(facts: Facts, old: BundleStatus, new: BundleStatus, polls: PollRecord
             status=new,
         )
     ]
+
+
+_POLL_FIELDS = frozenset(("last_poll_time", "next_poll_time", "poll_count", "last_etag"))
+_OTHERS = operator.attrgetter(
+    *(f.name for f in attrs.fields(BundleStatus) if f.name not in _POLL_FIELDS)
+)
+
+
+def _changed_beyond_polls(old: BundleStatus, new: BundleStatus) -> bool:
+    """Whether ``new`` differs from ``old`` in more than the poll record (field by field:
+    no status is built to compare)."""
+    if old is new:
+        return False
+    return bool(_OTHERS(old) != _OTHERS(new))
 
 
 def _events(facts: Facts, timeline: tuple[object, ...]) -> list[EmitEvent]:

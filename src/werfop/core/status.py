@@ -45,10 +45,24 @@ def set_condition(
     generation: int,
 ) -> BundleStatus:
     """``status`` with condition ``type_`` set (or removed, when ``value`` is None); the
-    transition time moves only when the condition's status does."""
-    others = tuple(c for c in status.conditions if c.type != type_)
+    transition time moves only when the condition's status does. ``status`` itself when
+    that changes nothing (most passes: evolving a status is a tenth of a pass)."""
+    previous = status.condition(type_)
     if value is None:
-        return attrs.evolve(status, conditions=others)
+        if previous is None:
+            return status
+        return attrs.evolve(
+            status, conditions=tuple(c for c in status.conditions if c.type != type_)
+        )
+    if (
+        previous is not None
+        and previous.status == value
+        and previous.reason == reason
+        and previous.message == message
+        and previous.observed_generation == generation
+    ):
+        return status
+    others = tuple(c for c in status.conditions if c.type != type_)
     updated = _condition(status, type_, value, reason, message, now, generation)
     return attrs.evolve(status, conditions=(*others, updated))
 
@@ -78,6 +92,8 @@ def apply_verdict(
     old: BundleStatus, new: BundleStatus, verdict: Verdict, now: datetime, generation: int
 ) -> BundleStatus:
     """``new`` with phase, conditions and observedGeneration set from ``verdict``."""
+    if _recorded(new, verdict, generation):
+        return new  # the verdict is the one already recorded (most passes)
     conditions = [
         _condition(old, READY, verdict.ready, verdict.reason, verdict.message, now, generation)
     ]
@@ -104,3 +120,28 @@ def apply_verdict(
         conditions=settled,
         observed_generation=generation,
     )
+
+
+def _recorded(status: BundleStatus, verdict: Verdict, generation: int) -> bool:
+    """Whether ``status`` already says ``verdict``: the phase, the generation, and the
+    Ready (Reconciling, Stalled) conditions first, with its words and no other of them."""
+    if status.phase != verdict.phase or status.observed_generation != generation:
+        return False
+    wanted = [(READY, verdict.ready)]
+    if verdict.reconciling:
+        wanted.append((RECONCILING, "True"))
+    if verdict.stalled:
+        wanted.append((STALLED, "True"))
+    conditions = status.conditions
+    if len(conditions) < len(wanted):
+        return False
+    for condition, (type_, value) in zip(conditions, wanted, strict=False):
+        if (
+            condition.type != type_
+            or condition.status != value
+            or condition.reason != verdict.reason
+            or condition.message != verdict.message
+            or condition.observed_generation != generation
+        ):
+            return False
+    return not any(c.type in (RECONCILING, STALLED) for c in conditions[len(wanted) :])

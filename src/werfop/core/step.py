@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-
-import attrs
+from typing import NamedTuple
 
 from werfop.core.actions import Action
 from werfop.core.model import Bundle, BundleSpec, BundleStatus, RegistrySnapshot
@@ -22,10 +21,10 @@ from werfop.core.status import Verdict
 from werfop.core.timeline import Entry
 
 
-@attrs.frozen(kw_only=True)
-class Facts:
+class Facts(NamedTuple):
     """What the pass was given: the observed bundle, the registry snapshot (None: no
-    poll was due) and the clock, read once."""
+    poll was due) and the clock, read once. (Named tuples, not attrs classes: a pass
+    builds a handful of steps, and a tuple is built in a tenth of the time.)"""
 
     bundle: Bundle
     snapshot: RegistrySnapshot | None
@@ -39,8 +38,7 @@ class Facts:
         return spec
 
 
-@attrs.frozen(kw_only=True)
-class Step:
+class Step(NamedTuple):
     status: BundleStatus
     actions: tuple[Action, ...] = ()
     timeline: tuple[Entry, ...] = ()
@@ -60,10 +58,10 @@ class Step:
     ) -> Step:
         """This step, followed by what a sub-decider did."""
         return Step(
-            status=self.status if status is None else status,
-            actions=(*self.actions, *actions),
-            timeline=(*self.timeline, *timeline),
-            wake=(*self.wake, *wake),
-            verdict=verdict if verdict is not None else self.verdict,
-            drifted=self.drifted if drifted is None else drifted,
+            self.status if status is None else status,
+            (*self.actions, *actions) if actions else self.actions,
+            (*self.timeline, *timeline) if timeline else self.timeline,
+            (*self.wake, *wake) if wake else self.wake,
+            verdict if verdict is not None else self.verdict,
+            self.drifted if drifted is None else drifted,
         )

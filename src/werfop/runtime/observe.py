@@ -108,18 +108,19 @@ class Observer:
         # bundle key -> (uid, resourceVersion, status) of our last status write whose
         # stored document is known to decode back to that status (``status_written``)
         self._written: dict[str, tuple[str, str, BundleStatus]] = {}
-        # bundle key -> (uid, poll record) after its last pass: quiet polls are not
+        # bundle key -> its poll record after its last pass: quiet polls are not
         # written to the status, so this is newer than the status's own poll fields
-        self._polls: dict[str, tuple[str, PollRecord]] = {}
+        self._polls: dict[str, _KeptPolls] = {}
 
     def observe(self, raw: dict[str, Any], now: datetime) -> Observation:
         bundle, problems = decode_bundle(raw, status=self._written_status(raw))
         if bundle is None:
             return Observation(bundle=None, problems=tuple(problems))
         kept = self._polls.get(bundle.meta.key)
-        if kept is not None and kept[0] == bundle.meta.uid:
-            bundle = attrs.evolve(bundle, status=kept[1].onto(bundle.status))
-        bundle = attrs.evolve(bundle, jobs=self._jobs(bundle))
+        status = bundle.status
+        if kept is not None and kept.uid == bundle.meta.uid:
+            status = kept.onto(status)  # the poll record is newer than the status's
+        bundle = attrs.evolve(bundle, status=status, jobs=self._jobs(bundle))
         spec = bundle.spec
         if spec is None or bundle.meta.deletion_timestamp is not None:
             return Observation(bundle=bundle, problems=tuple(problems))
@@ -160,7 +161,9 @@ class Observer:
     def polled(self, key: str, uid: str, record: PollRecord) -> None:
         """A pass's plan was carried out: keep its poll record for the next pass (the
         status holds it only as of its last write)."""
-        self._polls[key] = (uid, record)
+        kept = self._polls.get(key)
+        if kept is None or kept.uid != uid or kept.record != record:
+            self._polls[key] = _KeptPolls(uid=uid, record=record)
 
     def status_written(
         self, status: BundleStatus, sent: dict[str, Any], response: dict[str, Any]
@@ -651,6 +654,23 @@ class Observer:
         if changed:
             self._changed_at[key] = now
         return attrs.evolve(tag_list, digests=tuple(digests)), key if changed else None
+
+
+@attrs.define(kw_only=True, eq=False)
+class _KeptPolls:
+    """A bundle's poll record, and the last status it was laid onto with the result:
+    the status read back is most often the same object pass after pass (the status
+    write memo), and laying the record onto it again would build an equal status."""
+
+    uid: str
+    record: PollRecord
+    base: BundleStatus | None = None
+    result: BundleStatus | None = None
+
+    def onto(self, status: BundleStatus) -> BundleStatus:
+        if status is not self.base or self.result is None:
+            self.base, self.result = status, self.record.onto(status)
+        return self.result
 
 
 @attrs.define(kw_only=True, eq=False)
