@@ -112,6 +112,12 @@ FAILED = dict(
             "message": "tag 1.2.0 failed 2 times",
         },
         {"type": "Stalled", "status": "True", "reason": "RetriesExhausted", "message": "same"},
+        {
+            "type": "Released",
+            "status": "False",
+            "reason": "JobFailed",
+            "message": "job shop-bbb failed",
+        },
     ],
     selection={
         "selected": "1.2.0",
@@ -164,7 +170,8 @@ def test_status_explains_ready_selection_polls_jobs_levers_events_and_history():
         "Name:         default/shop",
         "Phase:        Failed",
         "Ready:        False (RetriesExhausted) tag 1.2.0 failed 2 times",
-        "Stalled:      True (RetriesExhausted) same",
+        "Conditions:   Stalled=True (RetriesExhausted) same",
+        "              Released=False (JobFailed) job shop-bbb failed",
         "Follows:      registry.example/acme/shop, versions ^1",
         "Suspended:    no",
         "Desired:      1.2.0 (sha256:222)",

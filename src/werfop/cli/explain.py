@@ -33,15 +33,19 @@ def explain(bundle: Obj, events: Sequence[Obj], now: datetime, *, log_lines: int
     out: list[str] = []
 
     def field(name: str, value: str) -> None:
-        out.append(f"{name + ':':<{LABEL}}{value}".rstrip())
+        out.append(f"{name + ':':<{LABEL - 1}} {value}".rstrip())
 
     field("Name", f"{meta.get('namespace')}/{meta.get('name')}")
     field("Phase", str(status.get("phase") or "<none: the operator has not written a status>"))
     ready = condition(bundle, names.READY)
     field("Ready", _condition_text(ready) if ready else "<none>")
-    for found in status.get("conditions") or []:
-        if found.get("type") != names.READY:
-            field(str(found.get("type")), _condition_text(found))
+    others = [c for c in status.get("conditions") or [] if c.get("type") != names.READY]
+    for index, found in enumerate(others):
+        text = f"{found.get('type')}={_condition_text(found)}"
+        if index == 0:
+            field("Conditions", text)
+        else:
+            out.append(f"{'':<{LABEL}}{text}")
     generation, observed = meta.get("generation"), status.get("observedGeneration")
     if observed != generation:
         field("Generation", f"{generation}, the status describes {observed or 'none yet'}")
