@@ -126,3 +126,46 @@ def test_an_outage_turns_the_registry_condition_false_before_the_phase_fails():
         world.step()
     assert ("Failed", "False") == (world.status.phase, _condition(world, "Ready")[0])
     assert ("True", "Succeeded") == _condition(world, "Released")  # the release is fine
+
+
+def test_remediation_rolls_back_once_and_holds_the_failed_version_until_a_new_one():
+    spec = dict(poll_interval=timedelta(minutes=5))
+    world = _world(**spec)
+    world.spec = make_spec(**spec, converge=ConvergeSpec(max_attempts=2, remediation="Rollback"))
+    _fail_upgrade(world, attempts=2)
+
+    remedy = _created(world)[-1]
+    assert ("1.0.0", "Remediation", 1) == (remedy.tag, remedy.cause, remedy.attempt)
+    assert ("2.1.0", digest_of("2.1.0")) == (
+        world.status.remediated_tag,
+        world.status.remediated_digest,
+    )
+    world.finish_jobs()
+    world.settle()
+    for _ in range(3):  # polls keep offering 2.1.0: it is not tried again
+        world.advance(timedelta(hours=1))
+        world.step()
+    assert 1 == sum(1 for e in _created(world) if e.cause == "Remediation")
+    assert "1.0.0" == world.status.last_applied_tag
+    ready = world.status.condition("Ready")
+    assert ("Failed", "Remediated") == (world.status.phase, ready.reason if ready else None)
+    assert "rolled back to tag 1.0.0" in (ready.message if ready else "")
+    assert ("True", "Succeeded") == _condition(world, "Released")
+
+    world.tags["2.2.0"] = digest_of("2.2.0")  # a new version is tried, remediation forgotten
+    world.advance(timedelta(hours=1))
+    world.step()
+    assert ("2.2.0", "NewVersion") == (_created(world)[-1].tag, _created(world)[-1].cause)
+    assert world.status.remediated_tag is None
+
+
+def test_without_remediation_the_failed_version_stays_failed():
+    spec = dict(poll_interval=timedelta(minutes=5))
+    world = _world(**spec)
+    world.spec = make_spec(**spec, converge=ConvergeSpec(max_attempts=2))
+    _fail_upgrade(world, attempts=2)
+    created = len(_created(world))
+    world.advance(timedelta(hours=1))
+    world.step()
+    assert created == len(_created(world))
+    assert ("Failed", "RetriesExhausted") == (world.status.phase, _condition(world, "Ready")[1])

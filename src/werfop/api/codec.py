@@ -269,6 +269,7 @@ def spec_from_json(spec: dict[str, Any]) -> BundleSpec:
             max_attempts=converge["maxAttempts"],
             redeploy_on_values_change=converge["redeployOnValuesChange"],
             deletion_policy=converge["deletionPolicy"],
+            remediation=converge["remediation"]["strategy"],
             drift=DriftSpec(
                 enabled=drift["enabled"],
                 interval=_duration(drift["interval"]),

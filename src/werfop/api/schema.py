@@ -356,6 +356,20 @@ CONVERGE = Field(
             default="Retain",
             enum=("Retain", "Uninstall"),
         ),
+        "remediation": Field(
+            type="object",
+            description="What follows a version that failed maxAttempts times.",
+            default={},
+            properties={
+                "strategy": _str(
+                    "None: stay Failed until a new version, a spec change or werf.io/retry. "
+                    "Rollback: apply the last applied version again (the failed applies "
+                    "may have left the release half-upgraded), then stay Failed the same way.",
+                    default="None",
+                    enum=("None", "Rollback"),
+                ),
+            },
+        ),
         "driftDetection": Field(
             type="object",
             description="Periodic `werf bundle plan --exit-code` of the applied version.",
@@ -502,6 +516,12 @@ STATUS = Field(
             type="integer", description="Drift corrections tried for the applied version."
         ),
         "uninstall": _str("Progress of the uninstall on deletion: Running, Failed, Done."),
+        "remediatedTag": _str(
+            "The tag that failed maxAttempts times and was remediated (rolled back): not "
+            "tried again until a new version, a spec change or werf.io/retry."
+        ),
+        "remediatedDigest": _str("The digest of remediatedTag."),
+        "remediatedValuesHash": _str("The values hash of the remediated deploy."),
     },
 )
 

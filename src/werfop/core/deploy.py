@@ -64,6 +64,8 @@ class Situation(enum.Enum):
     REDEPLOY = "a new werf.io/redeploy-at value, on the applied version"
     UP_TO_DATE = "the desired version is the applied one"
     EXHAUSTED = "the desired deploy failed maxAttempts times"
+    REMEDIATE = "the desired deploy failed maxAttempts times; remediation rolls back"
+    REMEDIATED = "the desired deploy was remediated; it waits for a new version"
     BACKING_OFF = "the desired deploy failed; its retry waits for the backoff"
     DEPLOY = "a deploy is due"
 
@@ -92,6 +94,15 @@ def decide(facts: Facts, step: Step) -> Step:
             attrs.evolve(status, desired_tag=None, desired_digest=None),
             timeline=(DesiredDropped(tag=status.desired_tag),),
         )
+    stale = remediated(step.status)
+    desired_now = (
+        step.status.desired_tag,
+        step.status.desired_digest,
+        facts.bundle.inputs.values_hash,
+    )
+    if stale is not None and stale != desired_now and step.status.active_job_name is None:
+        # Something new is desired: the remediated deploy no longer holds anything back.
+        step = step.then(_forget_remediation(step.status))
     redeploy = facts.bundle.meta.annotation(names.REDEPLOY_AT)
     assessment = classify(facts, step.status)
     if (
@@ -103,6 +114,17 @@ def decide(facts: Facts, step: Step) -> Step:
         # A new value is handled once, whatever it leads to.
         step = step.then(attrs.evolve(step.status, last_handled_redeploy_at=redeploy))
     return OUTCOMES[assessment.situation](facts, step, assessment)
+
+
+def _forget_remediation(status: BundleStatus) -> BundleStatus:
+    return attrs.evolve(
+        status, remediated_tag=None, remediated_digest=None, remediated_values_hash=None
+    )
+
+
+def forget_remediation(status: BundleStatus) -> BundleStatus:
+    """A new ``werf.io/retry`` value or a spec change: the remediated deploy may run."""
+    return status if remediated(status) is None else _forget_remediation(status)
 
 
 def classify(facts: Facts, status: BundleStatus) -> Assessment:
@@ -136,11 +158,20 @@ def classify(facts: Facts, status: BundleStatus) -> Assessment:
     )
     if (desired == applied or values_only) and not half_applied:
         return Assessment(situation=Situation.UP_TO_DATE, desired=desired)
+    if desired == remediated(status):
+        return Assessment(situation=Situation.REMEDIATED, desired=desired)
     tries = [e for e in status.version_history if key_of(e) == desired]
     last = tries[0] if tries else None
     cause = _cause(facts, status, desired, applied, last, half_applied)
     if last is not None and last.result in ("Failed", "Lost"):
         if status.attempts >= spec.converge.max_attempts:
+            if (
+                spec.converge.remediation == "Rollback"
+                and applied[0] is not None
+                and applied[1] is not None
+                and desired[:2] != applied[:2]
+            ):
+                return Assessment(situation=Situation.REMEDIATE, desired=desired, last=last)
             return Assessment(situation=Situation.EXHAUSTED, desired=desired, last=last)
         if last.result == "Failed" and status.attempts > 0:
             # After a reset (spec change, werf.io/retry) the next attempt goes now.
@@ -267,6 +298,49 @@ def _exhausted(facts: Facts, step: Step, a: Assessment) -> Step:
     )
 
 
+def _remediate(facts: Facts, step: Step, a: Assessment) -> Step:
+    """Apply the last applied version again, and remember the failed deploy so that it
+    is not tried again until a new version, a spec change or ``werf.io/retry``."""
+    assert a.desired is not None
+    status = step.status
+    tag, digest = status.last_applied_tag, status.last_applied_digest
+    assert tag is not None and digest is not None
+    marked = attrs.evolve(
+        status,
+        remediated_tag=a.desired[0],
+        remediated_digest=a.desired[1],
+        remediated_values_hash=a.desired[2],
+    )
+    key = (tag, digest, facts.bundle.inputs.values_hash)
+    return jobs.start(facts, step.then(marked), key, "Remediation")
+
+
+def _remediated(facts: Facts, step: Step, a: Assessment) -> Step:
+    assert a.desired is not None
+    status = step.status
+    return step.then(
+        verdict=Verdict(
+            phase="Failed",
+            ready="False",
+            reason="Remediated",
+            message=(
+                f"tag {a.desired[0]} failed {facts.spec.converge.max_attempts} times "
+                f"(spec.converge.maxAttempts) and was rolled back to tag "
+                f"{status.last_applied_tag} (spec.converge.remediation); waiting for a new "
+                f"version, a spec change or a new value of the {names.RETRY} annotation"
+            ),
+            stalled=True,
+        )
+    )
+
+
+def remediated(status: BundleStatus) -> DeployKey | None:
+    """The deploy that remediation rolled back from, if any."""
+    if status.remediated_tag is None or status.remediated_digest is None:
+        return None
+    return (status.remediated_tag, status.remediated_digest, status.remediated_values_hash or "")
+
+
 def _backing_off(facts: Facts, step: Step, a: Assessment) -> Step:
     assert a.desired is not None and a.last is not None and a.retry_at is not None
     return step.then(
@@ -298,6 +372,8 @@ OUTCOMES: dict[Situation, Callable[[Facts, Step, Assessment], Step]] = {
     Situation.REDEPLOY: _redeploy,
     Situation.UP_TO_DATE: _up_to_date,
     Situation.EXHAUSTED: _exhausted,
+    Situation.REMEDIATE: _remediate,
+    Situation.REMEDIATED: _remediated,
     Situation.BACKING_OFF: _backing_off,
     Situation.DEPLOY: _deploy,
 }

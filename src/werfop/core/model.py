@@ -123,6 +123,7 @@ class ConvergeSpec:
     max_attempts: int = 3
     redeploy_on_values_change: bool = True
     deletion_policy: Literal["Retain", "Uninstall"] = "Retain"
+    remediation: Literal["None", "Rollback"] = "None"
     drift: DriftSpec = DriftSpec()
 
     @property
@@ -240,6 +241,10 @@ class BundleStatus:
     last_drift_check_time: datetime | None = None
     drift_corrections: int = 0
     uninstall: Literal["Running", "Failed", "Done"] | None = None
+    # A deploy that failed maxAttempts times and was remediated (spec.converge.remediation)
+    remediated_tag: str | None = None
+    remediated_digest: str | None = None
+    remediated_values_hash: str | None = None
 
     def condition(self, type_: str) -> Condition | None:
         for condition in self.conditions:

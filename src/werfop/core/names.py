@@ -71,6 +71,7 @@ READY_REASONS: Final = (
     "CorrectingDrift",
     "RetryScheduled",
     "RetriesExhausted",
+    "Remediated",
     "RegistryUnavailable",
     "InputsUnavailable",
     "InvalidSpec",

@@ -104,14 +104,16 @@ def reset_attempts(facts: Facts, step: Step) -> Step:
     retry = meta.annotation(names.RETRY)
     if retry is not None and retry != old.last_handled_retry:
         return step.then(
-            attrs.evolve(step.status, attempts=0, last_handled_retry=retry),
+            deploy.forget_remediation(
+                attrs.evolve(step.status, attempts=0, last_handled_retry=retry)
+            ),
             timeline=(RetryRequested(value=retry),),
         )
     if old.observed_generation and meta.generation != old.observed_generation:
         fresh = jobs.fresh_corrections(
             attrs.evolve(step.status, attempts=0), facts.now, meta.generation
         )
-        return step.then(fresh)
+        return step.then(deploy.forget_remediation(fresh))
     return step
 
 
