@@ -237,3 +237,12 @@ def test_status_tells_a_deletion_in_progress_and_drift_checks():
     assert (
         "Drift checks: last 2026-12-04T11:58:00Z (2m ago); 2 correction(s) for this version"
     ) in lines
+
+
+def test_status_names_the_version_remediation_rolled_back_from():
+    remediated = bundle("shop", **SYNCED, remediatedTag="1.2.0", remediatedDigest="sha256:222")
+
+    assert (
+        "Remediated:   1.2.0 (sha256:222) failed spec.converge.maxAttempts and was rolled back "
+        "from; not tried again until a new version, a spec change or werf.io/retry"
+    ) in explain(remediated, [], NOW).splitlines()

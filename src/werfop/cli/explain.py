@@ -1,14 +1,14 @@
 """``werfop status NAME`` (alias ``explain``): why a WerfBundle is where it is.
 
 Role: render, from the bundle's raw JSON and its Events, the Ready message and the
-other conditions, a deletion in progress (uninstall, finalizers), what it follows, the
-selection (chosen tag and the rejected ones with their reasons, or what the status holds
-instead), the polls (last, next), drift checks, registry failures, the active Job, the
-last finished Job with the tail of ``status.lastJobLogs`` (captured and redacted by the
-operator; no live log is read), the levers set (``werf.io/*`` annotations and whether
-they were handled), recent Events and the version history. Pure: the caller passes
-``now``. Must not: print spec values (inline Helm values may hold secrets) or anything
-from a Secret.
+other conditions, a deletion in progress (uninstall, finalizers), what it follows, a
+remediated (rolled back from) version, the selection (chosen tag and the rejected ones
+with their reasons, or what the status holds instead), the polls (last, next), drift
+checks, registry failures, the active Job, the last finished Job with the tail of
+``status.lastJobLogs`` (captured and redacted by the operator; no live log is read), the
+levers set (``werf.io/*`` annotations and whether they were handled), recent Events and
+the version history. Pure: the caller passes ``now``. Must not: print spec values
+(inline Helm values may hold secrets) or anything from a Secret.
 """
 
 from __future__ import annotations
@@ -66,6 +66,13 @@ def explain(bundle: Obj, events: Sequence[Obj], now: datetime, *, log_lines: int
     if status.get("lastSyncTime"):
         applied += f", synced {_when(status['lastSyncTime'], now)}"
     field("Applied", applied)
+    if status.get("remediatedTag"):
+        field(
+            "Remediated",
+            f"{_version(status['remediatedTag'], status.get('remediatedDigest'))} failed "
+            "spec.converge.maxAttempts and was rolled back from; not tried again until a new "
+            "version, a spec change or werf.io/retry",
+        )
     out += _selection(status)
     soak = status.get("soak")
     if soak:
