@@ -112,6 +112,12 @@ FAILED = dict(
             "message": "tag 1.2.0 failed 2 times",
         },
         {"type": "Stalled", "status": "True", "reason": "RetriesExhausted", "message": "same"},
+        {
+            "type": "Released",
+            "status": "False",
+            "reason": "JobFailed",
+            "message": "job shop-bbb failed",
+        },
     ],
     selection={
         "selected": "1.2.0",
@@ -164,7 +170,8 @@ def test_status_explains_ready_selection_polls_jobs_levers_events_and_history():
         "Name:         default/shop",
         "Phase:        Failed",
         "Ready:        False (RetriesExhausted) tag 1.2.0 failed 2 times",
-        "Stalled:      True (RetriesExhausted) same",
+        "Conditions:   Stalled=True (RetriesExhausted) same",
+        "              Released=False (JobFailed) job shop-bbb failed",
         "Follows:      registry.example/acme/shop, versions ^1",
         "Suspended:    no",
         "Desired:      1.2.0 (sha256:222)",
@@ -230,3 +237,12 @@ def test_status_tells_a_deletion_in_progress_and_drift_checks():
     assert (
         "Drift checks: last 2026-12-04T11:58:00Z (2m ago); 2 correction(s) for this version"
     ) in lines
+
+
+def test_status_names_the_version_remediation_rolled_back_from():
+    remediated = bundle("shop", **SYNCED, remediatedTag="1.2.0", remediatedDigest="sha256:222")
+
+    assert (
+        "Remediated:   1.2.0 (sha256:222) failed spec.converge.maxAttempts and was rolled back "
+        "from; not tried again until a new version, a spec change or werf.io/retry"
+    ) in explain(remediated, [], NOW).splitlines()

@@ -1,14 +1,14 @@
 """``werfop status NAME`` (alias ``explain``): why a WerfBundle is where it is.
 
 Role: render, from the bundle's raw JSON and its Events, the Ready message and the
-other conditions, a deletion in progress (uninstall, finalizers), what it follows, the
-selection (chosen tag and the rejected ones with their reasons, or what the status holds
-instead), the polls (last, next), drift checks, registry failures, the active Job, the
-last finished Job with the tail of ``status.lastJobLogs`` (captured and redacted by the
-operator; no live log is read), the levers set (``werf.io/*`` annotations and whether
-they were handled), recent Events and the version history. Pure: the caller passes
-``now``. Must not: print spec values (inline Helm values may hold secrets) or anything
-from a Secret.
+other conditions, a deletion in progress (uninstall, finalizers), what it follows, a
+remediated (rolled back from) version, the selection (chosen tag and the rejected ones
+with their reasons, or what the status holds instead), the polls (last, next), drift
+checks, registry failures, the active Job, the last finished Job with the tail of
+``status.lastJobLogs`` (captured and redacted by the operator; no live log is read), the
+levers set (``werf.io/*`` annotations and whether they were handled), recent Events and
+the version history. Pure: the caller passes ``now``. Must not: print spec values
+(inline Helm values may hold secrets) or anything from a Secret.
 """
 
 from __future__ import annotations
@@ -33,15 +33,19 @@ def explain(bundle: Obj, events: Sequence[Obj], now: datetime, *, log_lines: int
     out: list[str] = []
 
     def field(name: str, value: str) -> None:
-        out.append(f"{name + ':':<{LABEL}}{value}".rstrip())
+        out.append(f"{name + ':':<{LABEL - 1}} {value}".rstrip())
 
     field("Name", f"{meta.get('namespace')}/{meta.get('name')}")
     field("Phase", str(status.get("phase") or "<none: the operator has not written a status>"))
     ready = condition(bundle, names.READY)
     field("Ready", _condition_text(ready) if ready else "<none>")
-    for found in status.get("conditions") or []:
-        if found.get("type") != names.READY:
-            field(str(found.get("type")), _condition_text(found))
+    others = [c for c in status.get("conditions") or [] if c.get("type") != names.READY]
+    for index, found in enumerate(others):
+        text = f"{found.get('type')}={_condition_text(found)}"
+        if index == 0:
+            field("Conditions", text)
+        else:
+            out.append(f"{'':<{LABEL}}{text}")
     generation, observed = meta.get("generation"), status.get("observedGeneration")
     if observed != generation:
         field("Generation", f"{generation}, the status describes {observed or 'none yet'}")
@@ -62,6 +66,13 @@ def explain(bundle: Obj, events: Sequence[Obj], now: datetime, *, log_lines: int
     if status.get("lastSyncTime"):
         applied += f", synced {_when(status['lastSyncTime'], now)}"
     field("Applied", applied)
+    if status.get("remediatedTag"):
+        field(
+            "Remediated",
+            f"{_version(status['remediatedTag'], status.get('remediatedDigest'))} failed "
+            "spec.converge.maxAttempts and was rolled back from; not tried again until a new "
+            "version, a spec change or werf.io/retry",
+        )
     out += _selection(status)
     soak = status.get("soak")
     if soak:
