@@ -23,6 +23,7 @@ RUNS = [
     ["bench_operator_burst.py", "--quick"],
     ["bench_memory.py", "--quick"],
     ["bench_jitter.py", "--quick"],
+    ["bench_api_writes.py"],
     ["bench_job_retention.py", "--quick"],
     ["repro_requested_poll.py"],
     ["reliability_summary.py", "--quick"],

@@ -198,6 +198,9 @@ def _stories(facts: Facts, status: BundleStatus, verdict: Verdict) -> BundleStat
     """``RegistryReachable`` and ``Released`` beside ``Ready``: the registry's story and
     the release's, told apart (``Ready`` summarises both, as kstatus reads it)."""
     now, generation = facts.now, facts.bundle.meta.generation
+    old = facts.bundle.status
+    if _STORY(old) == _STORY(status) and _told(old, status, generation):
+        return status  # nothing the two conditions read has moved (most passes)
     if status.consecutive_failures > 0:
         reachable = ("False", "RegistryUnavailable", status.last_error_message or "")
     elif status.last_poll_time is not None:
@@ -219,6 +222,30 @@ def _stories(facts: Facts, status: BundleStatus, verdict: Verdict) -> BundleStat
     else:
         released = ("Unknown", "NotApplied", "no version applied yet")
     return set_condition(status, names.RELEASED, *released, now, generation)  # type: ignore[arg-type]
+
+
+# What RegistryReachable and Released are made of.
+_STORY = operator.attrgetter(
+    "consecutive_failures",
+    "last_error_message",
+    "active_job_name",
+    "version_history",
+    "last_applied_tag",
+    "last_applied_digest",
+)
+
+
+def _told(old: BundleStatus, new: BundleStatus, generation: int) -> bool:
+    """``old`` has both story conditions, for this generation, and the registry's says
+    whether ``new`` has seen a poll (its Unknown is only for before the first one)."""
+    reachable = old.condition(names.REGISTRY_REACHABLE)
+    released = old.condition(names.RELEASED)
+    return (
+        reachable is not None
+        and released is not None
+        and reachable.observed_generation == released.observed_generation == generation
+        and (reachable.status == "Unknown") == (new.last_poll_time is None)
+    )
 
 
 def _write(facts: Facts, old: BundleStatus, new: BundleStatus, polls: PollRecord) -> list[Action]:
