@@ -95,14 +95,15 @@ def decide(facts: Facts, step: Step) -> Step:
             timeline=(DesiredDropped(tag=status.desired_tag),),
         )
     stale = remediated(step.status)
-    desired_now = (
-        step.status.desired_tag,
-        step.status.desired_digest,
-        facts.bundle.inputs.values_hash,
-    )
-    if stale is not None and stale != desired_now and step.status.active_job_name is None:
-        # Something new is desired: the remediated deploy no longer holds anything back.
-        step = step.then(_forget_remediation(step.status))
+    if stale is not None and step.status.active_job_name is None:
+        desired_now = (
+            step.status.desired_tag,
+            step.status.desired_digest,
+            facts.bundle.inputs.values_hash,
+        )
+        if stale != desired_now:
+            # Something new is desired: the remediated deploy holds nothing back any more.
+            step = step.then(_forget_remediation(step.status))
     redeploy = facts.bundle.meta.annotation(names.REDEPLOY_AT)
     assessment = classify(facts, step.status)
     if (

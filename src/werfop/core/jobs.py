@@ -175,6 +175,8 @@ def record(facts: Facts, step: Step) -> Step:
         timeline += entries
     pruned = _prune(bundle, old, kept)
     expired, wake = _expire_logs(facts)
+    if status is old and not (actions or timeline or pruned or expired or wake):
+        return step  # nothing new about the Jobs (most passes)
     return step.then(
         status,
         actions=(*actions, *(a for a, _ in pruned), *expired),

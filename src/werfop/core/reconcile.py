@@ -190,7 +190,8 @@ def conclude(facts: Facts, step: Step) -> Plan:
     actions += step.actions
     polls = PollRecord.of(status)
     actions += _write(facts, old, status, polls)
-    actions += _events(facts, timeline)
+    if timeline:
+        actions += _events(facts, timeline)
     return _plan(facts, actions, timeline, step.wake, polls)
 
 
