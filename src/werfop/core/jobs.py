@@ -56,15 +56,17 @@ def pending_checks(
     return sorted(fresh, key=lambda j: (j.finished_at or datetime.min, j.name))
 
 
-def jobs_needing_logs(bundle: Bundle) -> tuple[JobObservation, ...]:
+def jobs_needing_logs(
+    status: BundleStatus, jobs: tuple[JobObservation, ...]
+) -> tuple[JobObservation, ...]:
     """Finished Jobs whose result the status has not recorded yet: the runtime reads
     their log tail before the pass so that the pass can keep it."""
-    recorded = {e.job_name for e in bundle.status.version_history if e.result != "Running"}
-    checks = pending_checks(bundle.jobs, bundle.status.last_drift_check_time)
-    evicted = eviction_test(bundle.status)
+    recorded = {e.job_name for e in status.version_history if e.result != "Running"}
+    checks = pending_checks(jobs, status.last_drift_check_time)
+    evicted = eviction_test(status)
     applies = [
         j
-        for j in bundle.jobs
+        for j in jobs
         if j.kind == "apply" and j.state != "Active" and j.name not in recorded and not evicted(j)
     ]
     return tuple(applies + checks)

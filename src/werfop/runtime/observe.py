@@ -120,17 +120,19 @@ class Observer:
         status = bundle.status
         if kept is not None and kept.uid == bundle.meta.uid:
             status = kept.onto(status)  # the poll record is newer than the status's
-        bundle = attrs.evolve(bundle, status=status, jobs=self._jobs(bundle))
+        jobs = self._jobs(bundle)
         spec = bundle.spec
         if spec is None or bundle.meta.deletion_timestamp is not None:
+            bundle = attrs.evolve(bundle, status=status, jobs=jobs)
             return Observation(bundle=bundle, problems=tuple(problems))
         self.forget_inputs(bundle.meta.key)
         inputs, credentials = self._inputs(bundle.meta, spec)
-        bundle = attrs.evolve(
+        bundle = attrs.evolve(  # one new bundle for all that was read (a pass's hot path)
             bundle,
+            status=status,
             inputs=inputs,
             log_maps=self._log_maps(bundle.meta, now),
-            jobs=self._with_logs(bundle),
+            jobs=self._with_logs(status, jobs),
         )
         registry_blocked = any(p.path.startswith("spec.registry.") for p in inputs.problems)
         if registry_blocked:
@@ -150,13 +152,15 @@ class Observer:
             if slot is not None:
                 return Observation(bundle=bundle, snapshot=PollDeferred(until=slot))
         snapshot, changed = self._snapshot(bundle, spec, repository, now)
-        if isinstance(snapshot, TagList) and self.pacer is not None:
-            # Book the next scheduled poll's slot now, so that it is not deferred when
-            # it comes; the pass records the slot as the next poll time.
-            due = next_scheduled_poll(bundle, spec, now)
-            slot = self.pacer.book(bundle.meta.key, due, spec.registry.poll_interval, now)
-            snapshot = attrs.evolve(snapshot, next_poll=slot)
         return Observation(bundle=bundle, snapshot=snapshot, changed=changed)
+
+    def _book(self, bundle: Bundle, spec: BundleSpec, now: datetime) -> datetime | None:
+        """Book the next scheduled poll's slot after a successful one, so that it is not
+        deferred when it comes; the pass records the slot as the next poll time."""
+        if self.pacer is None:
+            return None
+        due = next_scheduled_poll(bundle, spec, now)
+        return self.pacer.book(bundle.meta.key, due, spec.registry.poll_interval, now)
 
     def polled(self, key: str, uid: str, record: PollRecord) -> None:
         """A pass's plan was carried out: keep its poll record for the next pass (the
@@ -321,12 +325,14 @@ class Observer:
             self._listed.pop(key, None)
         return listed
 
-    def _with_logs(self, bundle: Bundle) -> tuple[JobObservation, ...]:
-        needing = {j.name for j in jobs_needing_logs(bundle)}
+    def _with_logs(
+        self, status: BundleStatus, jobs: tuple[JobObservation, ...]
+    ) -> tuple[JobObservation, ...]:
+        needing = {j.name for j in jobs_needing_logs(status, jobs)}
         if not needing:
-            return bundle.jobs
+            return jobs
         out = []
-        for job in bundle.jobs:
+        for job in jobs:
             if job.name in needing:
                 text = self.cluster.read_job_log(job.namespace, job.name, LOG_TAIL_LINES)
                 job = attrs.evolve(job, log_tail=text)
@@ -653,7 +659,10 @@ class Observer:
             digests.append((tag, answer.digest))
         if changed:
             self._changed_at[key] = now
-        return attrs.evolve(tag_list, digests=tuple(digests)), key if changed else None
+        snapshot = attrs.evolve(
+            tag_list, digests=tuple(digests), next_poll=self._book(bundle, spec, now)
+        )
+        return snapshot, key if changed else None
 
 
 @attrs.define(kw_only=True, eq=False)
