@@ -141,3 +141,61 @@ def test_kubectl_get_wb_tells_the_story_and_wide_adds_url_target_sync_and_suspen
     assert url in shop.split()
     assert namespace in shop.split()
     assert shop.split()[-1] in ("<none>", "false")  # Suspended, when spec.suspend is unset
+
+
+def _last_poll(text: str, repository: str) -> float | None:
+    """``werfop_registry_last_poll_timestamp_seconds`` of one repository, from a scrape."""
+    for family in text_string_to_metric_families(text):
+        if family.name == "werfop_registry_last_poll_timestamp_seconds":
+            for sample in family.samples:
+                if sample.labels["repository"] == repository:
+                    return sample.value
+    return None
+
+
+def _status_puts(admin: RealApi) -> float:
+    """The real API server's own count of status writes to WerfBundles
+    (``apiserver_request_total``, every namespace)."""
+    text = admin.http.get("/metrics").raise_for_status().text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "apiserver_request"  # the parser drops the _total suffix
+        for sample in family.samples
+        if sample.name == "apiserver_request_total"
+        and sample.labels.get("resource") == "werfbundles"
+        and sample.labels.get("subresource") == "status"
+        and sample.labels.get("verb") in ("PUT", "UPDATE")
+    )
+
+
+def test_quiet_polls_write_nothing_to_the_real_api_server(
+    admin, operators, plain_registry, repo_name, namespace
+):
+    url = follow(
+        admin, plain_registry, repo_name, namespace, registry={"pollInterval": "30s"}
+    ).removeprefix("oci://")
+    operator = operators().wait_ready(timeout=60)
+    wait_for(synced_on(admin, "shop", namespace, "1.0.0"), 90, "Synced on 1.0.0")
+    wait_for(lambda: _last_poll(operator.scrape(), url), 60, "a poll on /metrics")
+    wait_for(  # the pass after the Job's end (no more news) has written, if it writes
+        lambda: status_of(admin, "shop", namespace).get("activeJobName") is None, 30, "idle"
+    )
+    puts = _status_puts(admin)
+    assert puts > 0  # the counter sees our writes: the check below can fail
+    version = admin.get("werfbundles", namespace, "shop")["metadata"]["resourceVersion"]
+    first = _last_poll(operator.scrape(), url)
+
+    # Two polls (every 30 s +-10 %) that find nothing new.
+    wait_for(
+        lambda: (
+            (last := _last_poll(operator.scrape(), url)) is not None
+            and first is not None
+            and last >= first + 50
+        ),
+        90,
+        "two more polls",
+    )
+
+    assert version == admin.get("werfbundles", namespace, "shop")["metadata"]["resourceVersion"]
+    assert puts == _status_puts(admin)
