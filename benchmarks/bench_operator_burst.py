@@ -54,6 +54,7 @@ from werfop.core.jobspec import ANNOTATION_BUNDLE, ANNOTATION_TAG
 
 HERE = Path(__file__).resolve().parent
 HOOK_TOKEN = "bench-hook-token"
+TRACEMALLOC = False  # --tracemalloc: trace the operator's allocations (slower, more RSS)
 
 
 class EventDrivenJobController(JobController):
@@ -207,6 +208,8 @@ def start_operator(
         *extra,
     ]
     env = {**os.environ, "PYTHONPATH": f"{HERE}:{ROOT / 'tests'}"}
+    if TRACEMALLOC:
+        env["PYTHONTRACEMALLOC"] = "1"
     process = subprocess.Popen(
         command,
         stdin=subprocess.PIPE,
@@ -400,6 +403,11 @@ def run_size(
             result["hwm"] = peak_rss_mib(process.pid)
             result["registry_requests"] = stats["registry_requests"]
         results[-1]["steady_rss"] = rss_mib(process.pid)
+        if TRACEMALLOC:
+            print(
+                f"N={size}: operator allocations after both bursts: "
+                + command(process, "allocations")
+            )
     finally:
         sampler.stop.set()
         if sampler_thread is not None:
@@ -449,7 +457,15 @@ def main() -> None:
     parser.add_argument(
         "--sample-operator", action="store_true", help="print where the operator spends time"
     )
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="after the bursts, print the operator's traced memory and its top 15 lines "
+        "(PYTHONTRACEMALLOC=1: slower, and its RSS is not comparable)",
+    )
     args = parser.parse_args()
+    global TRACEMALLOC
+    TRACEMALLOC = args.tracemalloc
     if args.server_fast_paths:
         install_server_fast_paths()
     sizes = [100] if args.quick else [int(s) for s in args.sizes.split(",")]

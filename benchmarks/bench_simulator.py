@@ -134,9 +134,7 @@ class Stages:
 
         def reconcile(*args: Any) -> Plan:
             plan = decide(*args)
-            self.quiet = not plan.actions and all(
-                o.type == "Polled" for o in plan.timeline
-            )
+            self.quiet = not plan.actions and all(o.type == "Polled" for o in plan.timeline)
             return plan
 
         def whole(controller_: controller.Controller, key: str) -> Any:

@@ -14,7 +14,9 @@ Control (one command per line on stdin; answers on stdout):
   notification to ``POST /hooks/registry`` is then what tells the operator);
 - ``stats``: answers one JSON line with peak RSS and registry request counts;
 - ``sample``: starts a stack sampler over the operator's threads (``common.StackSampler``);
-  ``report`` stops it and answers its report, as one JSON string.
+  ``report`` stops it and answers its report, as one JSON string;
+- ``allocations``: with ``PYTHONTRACEMALLOC`` set, answers one JSON line: the memory
+  tracemalloc traces, MiB, and the 15 source lines holding the most.
 
 Usage: operator_process.py [werfop run arguments] [--repos 10] [--initial-tag 1.0.0]
 """
@@ -34,6 +36,27 @@ import werfop.operator as operator
 from werfop.adapters.clock import SystemClock
 from werfop.adapters.scripted_registry import ScriptedRegistry
 from werfop.runtime.registry_economy import RegistryEconomy
+
+
+def allocations(top: int) -> dict[str, object]:
+    """What tracemalloc traces now (MiB) and the ``top`` lines holding the most."""
+    import tracemalloc
+
+    if not tracemalloc.is_tracing():
+        return {"error": "not tracing: set PYTHONTRACEMALLOC=1"}
+    snapshot = tracemalloc.take_snapshot()
+    lines = snapshot.statistics("lineno")
+    return {
+        "traced_mib": round(sum(s.size for s in lines) / 2**20, 1),
+        "top": [
+            [
+                f"{s.traceback[0].filename.split('site-packages/')[-1]}:{s.traceback[0].lineno}",
+                round(s.size / 2**20, 2),
+                s.count,
+            ]
+            for s in lines[:top]
+        ],
+    }
 
 
 def main() -> int:
@@ -86,6 +109,8 @@ def main() -> int:
                 samplers.append(StackSampler("werfop"))
                 samplers[-1].start()
                 print("sampling", flush=True)
+            elif command == "allocations":
+                print(json.dumps(allocations(15)), flush=True)
             elif command == "report":
                 sampler = samplers.pop()
                 sampler.stop.set()

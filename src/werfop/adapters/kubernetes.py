@@ -1,8 +1,9 @@
 """The Kubernetes API over the official ``kubernetes`` client: ``KubernetesApi``.
 
 Role: implement ``ClusterPort`` (plus Leases for leader election) with raw JSON over
-the official client's transport (``ApiClient.param_serialize``/``call_api``: its auth,
-TLS and kubeconfig handling, without the cost of model deserialization). WerfBundles
+the official client's configuration and REST transport (``kubernetes_client.Transport``:
+its auth with token refresh, TLS and proxies; neither ``ApiClient`` nor a generated model
+is loaded). WerfBundles
 and werfop's Jobs are served from caches kept by list-then-watch informers; Secrets,
 ConfigMaps, ServiceAccounts and Namespaces are read with direct GETs (no cluster-wide
 Secret cache). Every library error is translated into ``werfop.core.errors`` here.
@@ -17,13 +18,12 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import attrs
 import urllib3
-from kubernetes.client import ApiClient
-from kubernetes.client.exceptions import ApiException
 
+from werfop.adapters.kubernetes_client import ApiException, Transport
 from werfop.adapters.selectors import matches_selector
 from werfop.core import names
 from werfop.core.errors import (
@@ -47,6 +47,7 @@ MANAGED_JOBS = f"{names.LABEL_MANAGED_BY}={names.MANAGED_BY}"
 WATCH_SELECTOR = f"{names.LABEL_WATCH}=true"
 UID_LABEL = names.LABEL_BUNDLE_UID
 JOB_FIELDS = ("apiVersion", "kind", "metadata", "status")  # what the Job cache holds
+USER_AGENT = "werfop"
 
 
 class ExpiredError(TransientError):
@@ -80,11 +81,12 @@ def translate(status: int, body: bytes | str | None, what: str) -> WerfopError:
 
 
 class KubernetesApi:
-    """``ClusterPort`` over one ``ApiClient``; see the module docstring."""
+    """``ClusterPort`` over one ``Transport`` (or the official ``ApiClient``, which has
+    the same ``configuration`` and ``rest_client``); see the module docstring."""
 
     def __init__(
         self,
-        api: ApiClient,
+        api: Transport,
         *,
         namespaces: list[str] | None = None,
         label_selector: str | None = None,
@@ -145,25 +147,21 @@ class KubernetesApi:
         what: str = "",
         timeout: Any = None,
     ) -> Any:
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if body is not None:
             headers["Content-Type"] = content_type
         params = [(k, v) for k, v in (query or {}).items() if v is not None and v != ""]
+        configuration = self.api.configuration
+        url = configuration.host + path + (f"?{urlencode(params)}" if params else "")
         try:
-            _, url, headers, body, _ = self.api.param_serialize(
-                method=method,
-                resource_path=path,
-                query_params=params,
-                header_params=headers,
-                body=body,
-                auth_settings=["BearerToken"],
-            )
-            return self.api.call_api(
-                method,
-                url,
-                header_params=headers,
-                body=body,
-                _request_timeout=timeout or self.timeout,
+            # auth_settings() runs the configuration's refresh hook (exec plugins, expiring
+            # and in-cluster tokens), as ApiClient.param_serialize does for BearerToken.
+            auth = configuration.auth_settings().get("BearerToken")
+            if auth:
+                headers[auth["key"]] = auth["value"]
+            # The REST client encodes a JSON body itself (json.dumps).
+            return self.api.rest_client.request(
+                method, url, headers=headers, body=body, _request_timeout=timeout or self.timeout
             )
         except ApiException as error:
             raise translate(error.status or 0, error.body, what or f"{method} {path}") from None
