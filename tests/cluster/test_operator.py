@@ -199,3 +199,51 @@ def test_quiet_polls_write_nothing_to_the_real_api_server(
 
     assert version == admin.get("werfbundles", namespace, "shop")["metadata"]["resourceVersion"]
     assert puts == _status_puts(admin)
+
+
+def test_released_can_be_waited_for_and_remediation_rolls_back_a_failed_upgrade(
+    admin, operators, plain_registry, repo_name, namespace, pod_rules, kubectl
+):
+    follow(
+        admin,
+        plain_registry,
+        repo_name,
+        namespace,
+        converge={"maxAttempts": 1, "remediation": {"strategy": "Rollback"}},
+    )
+    operators().wait_ready(timeout=60)
+    waited = kubectl(  # kstatus-style: the release's own condition, as kubectl reads it
+        "wait", "--for=condition=Released", "wb/shop", "-n", namespace, "--timeout=90s"
+    )
+    assert "condition met" in waited.stdout
+    assert "1.0.0" == status_of(admin, "shop", namespace)["lastAppliedTag"]
+
+    pod_rules([{"match": {"namespace": namespace}, "exitCode": 1}])  # from now on, all fail
+    plain_registry.pusher.push_chart(repo_name, "2.0.0")
+    admin.mutate(  # poll now rather than in 15 minutes
+        "werfbundles",
+        namespace,
+        "shop",
+        lambda b: (
+            b["metadata"].setdefault("annotations", {}).update({"werf.io/reconcile-at": "now"})
+        ),
+    )
+
+    status = wait_for(
+        lambda: (
+            (s := status_of(admin, "shop", namespace)).get("remediatedTag") == "2.0.0"
+            and s.get("activeJobName") is None
+            and s
+        ),
+        180,
+        "2.0.0 failed and remediation ran",
+    )
+    created = [
+        e["message"]
+        for e in admin.list("events", namespace)
+        if e["involvedObject"]["name"] == "shop" and e["reason"] == "JobCreated"
+    ]
+    assert any("tag 2.0.0 (NewVersion)" in m for m in created), created
+    assert any("tag 1.0.0 (Remediation)" in m for m in created), created
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert ("Failed", "Remediated") == (status["phase"], ready["reason"])
