@@ -29,13 +29,13 @@ still be there).
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+from prometheus_client.parser import text_string_to_metric_families
 
 from support.operator import status_of, werf_jobs
 from support.realapi import RealApi
@@ -131,7 +131,7 @@ def test_the_ttl_controller_deletes_a_finished_job_and_the_operator_keeps_the_ap
     admin, operators, plain_registry, repo_name, namespace
 ):
     follow(admin, plain_registry, repo_name, namespace, converge={"logRetentionDays": 2})
-    operators().wait_ready(timeout=60)
+    operator = operators().wait_ready(timeout=60)
     wait_for(synced_on(admin, "shop", namespace, "1.0.0"), 90, "Synced on 1.0.0")
     [job] = werf_jobs(admin, namespace)
     name = job["metadata"]["name"]
@@ -141,7 +141,9 @@ def test_the_ttl_controller_deletes_a_finished_job_and_the_operator_keeps_the_ap
         found["spec"]["ttlSecondsAfterFinished"] = 2
         return found
 
-    admin.mutate("jobs", namespace, name, shorten)
+    wait_for(lambda: not status_of(admin, "shop", namespace).get("activeJobName"), 30, "idle")
+    passes = _passes(operator.scrape())
+    admin.mutate("jobs", namespace, name, shorten)  # a change of a finished Job wakes nobody
 
     wait_for(lambda: admin.get("jobs", namespace, name) is None, 60, "the TTL controller")
     wait_for(
@@ -149,7 +151,8 @@ def test_the_ttl_controller_deletes_a_finished_job_and_the_operator_keeps_the_ap
         60,
         "the inputs Secret collected",
     )
-    time.sleep(5)  # the Job's deletion woke the bundle: give its pass time to act
+    # The Job's deletion wakes the bundle: its pass has run once /metrics counts one more.
+    wait_for(lambda: _passes(operator.scrape()) > passes, 30, "the pass the deletion woke")
     status = status_of(admin, "shop", namespace)
     assert [] == werf_jobs(admin, namespace)
     assert ("Synced", "1.0.0") == (status["phase"], status["lastAppliedTag"])
@@ -218,5 +221,16 @@ def test_deleting_a_bundle_with_the_retain_policy_removes_the_finalizer_and_runs
     admin.delete("werfbundles", namespace, "shop")
 
     wait_for(lambda: admin.get("werfbundles", namespace, "shop") is None, 60, "the bundle gone")
-    time.sleep(2)
+    # The pass that removed the finalizer was the last that could create a Job.
     assert "uninstall" not in kinds_of(werf_jobs(admin, namespace))
+
+
+def _passes(text: str) -> float:
+    """Passes the operator finished, from its ``/metrics`` (prometheus-client's parser)."""
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "werfop_reconcile_duration_seconds"
+        for sample in family.samples
+        if sample.name == "werfop_reconcile_duration_seconds_count"
+    )
