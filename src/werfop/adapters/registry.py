@@ -36,6 +36,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import attrs
 import httpx
 
+from werfop.adapters.clock import SystemClock
 from werfop.adapters.registry_auth import (
     Challenge,
     IssuedToken,
@@ -278,11 +279,6 @@ class RegistryLimits:
     max_connections: int = 32
 
 
-class _SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
 # OCI distribution grammar (spec.md, "Pulling manifests").
 _NAME = re.compile(
     r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*"
@@ -344,7 +340,7 @@ class HttpxRegistry:
         trust_env: bool = True,
         user_agent: str = "werfop",
     ) -> None:
-        self._clock: Clock = clock or _SystemClock()
+        self._clock: Clock = clock or SystemClock()
         self._limits = limits or RegistryLimits()
         self._transport = transport
         self._trust_env = trust_env

@@ -44,7 +44,7 @@ from werfop.runtime.queue import (
     WorkQueue,
     next_step,
 )
-from werfop.runtime.registry_economy import RegistryEconomy
+from werfop.runtime.registry_economy import SharedRegistry
 
 log = logging.getLogger("werfop.controller")
 _LOG_ACTIONS = (SaveLogs, DeleteLogs)
@@ -84,7 +84,7 @@ class Controller:
     def __init__(
         self,
         cluster: ClusterPort,
-        registry: RegistryEconomy,
+        registry: SharedRegistry,
         clock: Clock,
         *,
         queue: WorkQueue | None = None,

@@ -47,7 +47,7 @@ from werfop.core.validation import policy_for
 from werfop.core.values import merge_all, values_hash
 from werfop.core.versions import select
 from werfop.runtime.pacer import PollPacer
-from werfop.runtime.registry_economy import RegistryEconomy
+from werfop.runtime.registry_economy import SharedRegistry
 
 LOG_TAIL_LINES = 500
 # While a repository's tag list is unchanged, the digest of the selected (immutable,
@@ -76,7 +76,7 @@ class Observer:
     def __init__(
         self,
         cluster: ClusterPort,
-        registry: RegistryEconomy,
+        registry: SharedRegistry,
         clock: Clock,
         *,
         allow_cross_namespace: bool = True,

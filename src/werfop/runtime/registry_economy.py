@@ -33,7 +33,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Protocol, cast
 
 import attrs
 
@@ -131,6 +131,25 @@ class _Flight:
 
 _TagsKey = tuple[str, tuple[str, str, bool]]
 _DigestKey = tuple[str, tuple[str, str, bool], str]
+
+
+class SharedRegistry(Protocol):
+    """What the observer needs of the registry: answers that may be shared between
+    bundles up to ``max_age`` old, and a way to drop them (a push notification).
+    ``RegistryEconomy`` is the implementation; tests may stand in for it."""
+
+    def list_tags(
+        self,
+        repository: Repository,
+        etag: str | None = None,
+        max_age: timedelta | None = None,
+    ) -> TagListing | RegistryUnavailable: ...
+
+    def resolve_digest(
+        self, repository: Repository, tag: str, max_age: timedelta | None = None
+    ) -> DigestAnswer | RegistryUnavailable: ...
+
+    def invalidate(self, repository_url: str) -> None: ...
 
 
 class RegistryEconomy:
