@@ -23,13 +23,16 @@ from werfop.core.model import (
     BundleStatus,
     Inputs,
     JobObservation,
+    PollRecord,
     RegistryUnavailable,
     TagList,
 )
 from werfop.core.reconcile import is_poll_due, reconcile
+from werfop.core.timeline import EVENT_REASONS, Entry
 from werfop.core.versions import Policy, Selection, select
 
 __all__ = [
+    "EVENT_REASONS",
     "Action",
     "AddFinalizer",
     "Bundle",
@@ -39,10 +42,12 @@ __all__ = [
     "DeleteJob",
     "DeleteLogs",
     "EmitEvent",
+    "Entry",
     "Inputs",
     "JobObservation",
     "Plan",
     "Policy",
+    "PollRecord",
     "RegistryUnavailable",
     "RemoveFinalizer",
     "SaveLogs",
