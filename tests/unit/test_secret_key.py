@@ -135,3 +135,32 @@ def test_the_job_gets_the_key_as_the_file_werf_home_global_secret_key(kind: str)
 def test_the_uninstall_job_does_not_get_the_key() -> None:
     job = jobspec.render_uninstall_job(_bundle(), SPEC, 1)
     assert "secret-key" not in repr(job["spec"]["template"]["spec"]["volumes"])
+
+
+CA_SPEC = BundleSpec(registry=RegistrySpec(url="ghcr.io/acme/shop", ca_secret_name="werf-key"))
+
+
+def test_the_registry_ca_secret_is_read_like_the_other_input_secrets() -> None:
+    """A referrer, so that a labelled CA Secret's change wakes its bundle (it did not)."""
+    observer = observer_with({"ca.crt": "-----BEGIN CERTIFICATE-----\n"})
+
+    inputs = observer.inputs(META, CA_SPEC)
+
+    assert Sensitive("-----BEGIN CERTIFICATE-----\n") == inputs.ca_cert
+    assert {"default/shop"} == observer.referrers[("default", "Secret", "werf-key")]
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        pytest.param(None, "Secret default/werf-key not found", id="no-secret"),
+        pytest.param({"other": "x"}, "has no key 'ca.crt'", id="no-key"),
+        pytest.param({"ca.crt": " "}, "key 'ca.crt' is empty", id="empty"),
+    ],
+)
+def test_a_missing_ca_is_a_problem_on_its_field(data: dict[str, str] | None, fragment: str) -> None:
+    inputs = observer_with(data).inputs(META, CA_SPEC)
+    [problem] = inputs.problems
+    assert "spec.registry.caSecretRef.name" == problem.path
+    assert fragment in problem.message
+    assert inputs.ca_cert is None

@@ -516,20 +516,12 @@ class Observer:
         return found, docker_config_json(found, spec.registry.host)
 
     def _ca(self, meta: Meta, spec: BundleSpec, problems: list[FieldProblem]) -> Sensitive | None:
+        """The registry's CA from ``spec.registry.caSecretRef`` (key ``ca.crt``)."""
         name = spec.registry.ca_secret_name
         if not name:
             return None
-        path = "spec.registry.caSecretRef.name"
-        secret = self.cluster.get_secret(meta.namespace, name)
-        data = _secret_data(secret)
-        text = data.get("ca.crt")
-        if secret is None or not text:
-            what = "not found" if secret is None else "has no key 'ca.crt'"
-            problems.append(
-                FieldProblem(path=path, message=f"Secret {meta.namespace}/{name} {what}")
-            )
-            return None
-        return Sensitive(text)
+        text = self._secret_text(meta, name, "ca.crt", "spec.registry.caSecretRef.name", problems)
+        return Sensitive(text) if text is not None else None
 
     def _secret_key(
         self,
@@ -538,30 +530,40 @@ class Observer:
         problems: list[FieldProblem],
         secrets: list[Sensitive],
     ) -> Sensitive | None:
-        """werf's secret key from ``spec.converge.secretKeySecretRef``: read like the
-        other input Secrets (a referrer, so a labelled Secret's change wakes the
-        bundle), kept for log redaction, never quoted in a problem."""
+        """werf's secret key from ``spec.converge.secretKeySecretRef``, kept for log
+        redaction, never quoted in a problem."""
         ref = spec.converge.secret_key
         if ref is None:
             return None
         path = "spec.converge.secretKeySecretRef.name"
-        self._refer(meta.key, meta.namespace, "Secret", ref.name)
-        secret = self.cluster.get_secret(meta.namespace, ref.name)
-        data = _secret_data(secret)
-        text = data.get(ref.key)
-        if secret is None or text is None or not text.strip():
-            if secret is None:
-                what = "not found"
-            elif ref.key not in data:
-                what = f"has no key {ref.key!r}"
-            else:
-                what = f"key {ref.key!r} is " + ("not UTF-8" if text is None else "empty")
-            where = f"Secret {meta.namespace}/{ref.name}"
-            problems.append(FieldProblem(path=path, message=f"{where} {what}"))
+        text = self._secret_text(meta, ref.name, ref.key, path, problems)
+        if text is None:
             return None
         key = Sensitive(text.strip())
         secrets.append(key)
         return key
+
+    def _secret_text(
+        self, meta: Meta, name: str, key: str, path: str, problems: list[FieldProblem]
+    ) -> str | None:
+        """Key ``key`` of Secret ``name`` in the bundle's namespace, read as every input
+        Secret is: the bundle becomes a referrer (so a labelled Secret's change wakes
+        it), and a missing Secret or key, or a value that is not UTF-8 or is blank, is a
+        problem at ``path`` naming the object (never its content)."""
+        self._refer(meta.key, meta.namespace, "Secret", name)
+        secret = self.cluster.get_secret(meta.namespace, name)
+        data = _secret_data(secret)
+        text = data.get(key)
+        if secret is not None and text is not None and text.strip():
+            return text
+        if secret is None:
+            what = "not found"
+        elif key not in data:
+            what = f"has no key {key!r}"
+        else:
+            what = f"key {key!r} is " + ("not UTF-8" if text is None else "empty")
+        problems.append(FieldProblem(path=path, message=f"Secret {meta.namespace}/{name} {what}"))
+        return None
 
     def _service_account(self, meta: Meta, spec: BundleSpec, problems: list[FieldProblem]) -> None:
         target = jobspec.target_namespace(meta, spec)
