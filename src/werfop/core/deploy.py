@@ -103,7 +103,7 @@ def decide(facts: Facts, step: Step) -> Step:
         )
         if stale != desired_now:
             # Something new is desired: the remediated deploy holds nothing back any more.
-            step = step.then(_forget_remediation(step.status))
+            step = step.then(forget_remediation(step.status))
     redeploy = facts.bundle.meta.annotation(names.REDEPLOY_AT)
     assessment = classify(facts, step.status)
     if (
@@ -117,15 +117,14 @@ def decide(facts: Facts, step: Step) -> Step:
     return OUTCOMES[assessment.situation](facts, step, assessment)
 
 
-def _forget_remediation(status: BundleStatus) -> BundleStatus:
+def forget_remediation(status: BundleStatus) -> BundleStatus:
+    """A new version, a new ``werf.io/retry`` value or a spec change: the remediated
+    deploy may run again."""
+    if remediated(status) is None:
+        return status
     return attrs.evolve(
         status, remediated_tag=None, remediated_digest=None, remediated_values_hash=None
     )
-
-
-def forget_remediation(status: BundleStatus) -> BundleStatus:
-    """A new ``werf.io/retry`` value or a spec change: the remediated deploy may run."""
-    return status if remediated(status) is None else _forget_remediation(status)
 
 
 def classify(facts: Facts, status: BundleStatus) -> Assessment:
@@ -163,7 +162,6 @@ def classify(facts: Facts, status: BundleStatus) -> Assessment:
         return Assessment(situation=Situation.REMEDIATED, desired=desired)
     tries = [e for e in status.version_history if key_of(e) == desired]
     last = tries[0] if tries else None
-    cause = _cause(facts, status, desired, applied, last, half_applied)
     if last is not None and last.result in ("Failed", "Lost"):
         if status.attempts >= spec.converge.max_attempts:
             if (
@@ -184,6 +182,7 @@ def classify(facts: Facts, status: BundleStatus) -> Assessment:
                 return Assessment(
                     situation=Situation.BACKING_OFF, desired=desired, last=last, retry_at=retry_at
                 )
+    cause = _cause(facts, status, desired, applied, last, half_applied)
     return Assessment(situation=Situation.DEPLOY, desired=desired, cause=cause, last=last)
 
 
@@ -195,10 +194,11 @@ def _cause(
     last: HistoryEntry | None,
     half_applied: bool,
 ) -> Cause:
-    if facts.bundle.meta.annotation(names.ROLLBACK_TO) == desired[0] and desired[0] != (
-        (status.version_history[0].tag if status.version_history else None)
-        if not half_applied
-        else None
+    newest = status.version_history[0].tag if status.version_history else None
+    # The tag werf.io/rollback-to-version holds; once its own Job ran (newest), a
+    # further Job for it is a retry, unless another version's failed apply came after.
+    if facts.bundle.meta.annotation(names.ROLLBACK_TO) == desired[0] and (
+        half_applied or desired[0] != newest
     ):
         return "Rollback"
     if last is not None and last.result in ("Failed", "Lost"):

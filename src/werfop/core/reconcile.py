@@ -17,7 +17,8 @@ Must not: perform I/O, log, sleep, or raise (an exception here is a bug).
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 
 import attrs
 
@@ -42,9 +43,10 @@ from werfop.core.jobs import (
 from werfop.core.model import Bundle, BundleStatus, PollRecord, RegistrySnapshot
 from werfop.core.polling import is_poll_due, next_scheduled_poll
 from werfop.core.ports import Clock
-from werfop.core.status import Verdict, apply_verdict, set_condition
+from werfop.core.status import ConditionStatus, Verdict, apply_verdict, set_condition
 from werfop.core.step import Facts, Step
 from werfop.core.timeline import (
+    Entry,
     Finalized,
     Finalizing,
     JobCreated,
@@ -160,7 +162,7 @@ def conclude(facts: Facts, step: Step) -> Plan:
     verdict = step.verdict
     assert verdict is not None  # deploy.decide always concludes
     status = apply_verdict(old, step.status, verdict, facts.now, meta.generation)
-    status = _stories(facts, status, verdict)
+    status = _stories(facts, status)
     timeline = step.timeline
     if old.phase != status.phase:
         ready = status.condition(names.READY)
@@ -189,26 +191,31 @@ def conclude(facts: Facts, step: Step) -> Plan:
         )
     actions += step.actions
     polls = PollRecord.of(status)
-    actions += _write(facts, old, status, polls)
+    actions += _write(facts, old, status)
     if timeline:
         actions += _events(facts, timeline)
     return _plan(facts, actions, timeline, step.wake, polls)
 
 
-def _stories(facts: Facts, status: BundleStatus, verdict: Verdict) -> BundleStatus:
+def _stories(facts: Facts, status: BundleStatus) -> BundleStatus:
     """``RegistryReachable`` and ``Released`` beside ``Ready``: the registry's story and
     the release's, told apart (``Ready`` summarises both, as kstatus reads it)."""
     now, generation = facts.now, facts.bundle.meta.generation
     old = facts.bundle.status
     if _STORY(old) == _STORY(status) and _told(old, status, generation):
         return status  # nothing the two conditions read has moved (most passes)
+    reachable: tuple[ConditionStatus, str, str]
+    released: tuple[ConditionStatus, str, str]
     if status.consecutive_failures > 0:
         reachable = ("False", "RegistryUnavailable", status.last_error_message or "")
     elif status.last_poll_time is not None:
         reachable = ("True", "Polled", "the repository answered the last poll")
     else:
         reachable = ("Unknown", "Initializing", "waiting for the first registry poll")
-    status = set_condition(status, names.REGISTRY_REACHABLE, *reachable, now, generation)  # type: ignore[arg-type]
+    value, reason, message = reachable
+    status = set_condition(
+        status, names.REGISTRY_REACHABLE, value, reason, message, now, generation
+    )
     newest = status.version_history[0] if status.version_history else None
     if status.active_job_name is not None:
         released = ("Unknown", "Progressing", f"job {status.active_job_name} is applying")
@@ -222,7 +229,8 @@ def _stories(facts: Facts, status: BundleStatus, verdict: Verdict) -> BundleStat
         )
     else:
         released = ("Unknown", "NotApplied", "no version applied yet")
-    return set_condition(status, names.RELEASED, *released, now, generation)  # type: ignore[arg-type]
+    value, reason, message = released
+    return set_condition(status, names.RELEASED, value, reason, message, now, generation)
 
 
 # What RegistryReachable and Released are made of.
@@ -249,7 +257,7 @@ def _told(old: BundleStatus, new: BundleStatus, generation: int) -> bool:
     )
 
 
-def _write(facts: Facts, old: BundleStatus, new: BundleStatus, polls: PollRecord) -> list[Action]:
+def _write(facts: Facts, old: BundleStatus, new: BundleStatus) -> list[Action]:
     """The status write (the pass's commit point: after Jobs, before Events), unless
     nothing but the poll record moved: a quiet pass writes nothing."""
     if not _changed_beyond_polls(old, new):
@@ -265,7 +273,7 @@ def _write(facts: Facts, old: BundleStatus, new: BundleStatus, polls: PollRecord
     ]
 
 
-_POLL_FIELDS = frozenset(("last_poll_time", "next_poll_time", "poll_count", "last_etag"))
+_POLL_FIELDS = frozenset(f.name for f in attrs.fields(PollRecord))
 _OTHERS = operator.attrgetter(
     *(f.name for f in attrs.fields(BundleStatus) if f.name not in _POLL_FIELDS)
 )
@@ -279,11 +287,11 @@ def _changed_beyond_polls(old: BundleStatus, new: BundleStatus) -> bool:
     return bool(_OTHERS(old) != _OTHERS(new))
 
 
-def _events(facts: Facts, timeline: tuple[object, ...]) -> list[EmitEvent]:
+def _events(facts: Facts, timeline: Iterable[Entry]) -> list[EmitEvent]:
     meta = facts.bundle.meta
     out = []
     for entry in timeline:
-        event = entry.event()  # type: ignore[attr-defined]
+        event = entry.event()
         if event is not None:
             out.append(
                 EmitEvent(
@@ -298,7 +306,13 @@ def _events(facts: Facts, timeline: tuple[object, ...]) -> list[EmitEvent]:
     return out
 
 
-def _plan(facts: Facts, actions, timeline, wake, polls: PollRecord | None) -> Plan:  # type: ignore[no-untyped-def]
+def _plan(
+    facts: Facts,
+    actions: Iterable[Action],
+    timeline: Iterable[Entry],
+    wake: Iterable[datetime],
+    polls: PollRecord | None,
+) -> Plan:
     future = [w for w in wake if w > facts.now]
     return Plan(
         actions=tuple(actions),
@@ -326,7 +340,7 @@ def finalize(facts: Facts) -> Plan:
     ):
         step = uninstall.step(facts, step)
         actions += step.actions
-        actions += _write(facts, old, step.status, PollRecord.of(step.status))
+        actions += _write(facts, old, step.status)
         actions += _events(facts, step.timeline)
         if step.status.uninstall != "Done":
             return _plan(facts, actions, step.timeline, step.wake, None)

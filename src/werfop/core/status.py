@@ -92,46 +92,44 @@ def apply_verdict(
     old: BundleStatus, new: BundleStatus, verdict: Verdict, now: datetime, generation: int
 ) -> BundleStatus:
     """``new`` with phase, conditions and observedGeneration set from ``verdict``."""
-    if _recorded(new, verdict, generation):
+    wanted = _wanted(verdict)
+    if _recorded(new, verdict, wanted, generation):
         return new  # the verdict is the one already recorded (most passes)
     conditions = [
-        _condition(old, READY, verdict.ready, verdict.reason, verdict.message, now, generation)
+        _condition(old, type_, value, verdict.reason, verdict.message, now, generation)
+        for type_, value in wanted
     ]
-    if verdict.reconciling:
-        conditions.append(
-            _condition(old, RECONCILING, "True", verdict.reason, verdict.message, now, generation)
-        )
-    if verdict.stalled:
-        conditions.append(
-            _condition(old, STALLED, "True", verdict.reason, verdict.message, now, generation)
-        )
-    # Conditions owned by other concerns (Drifted, DriftCorrectionFailed) are kept.
+    # Conditions owned by other concerns (Drifted, RegistryReachable...) are kept.
     conditions += [c for c in new.conditions if c.type not in (READY, RECONCILING, STALLED)]
-    settled = tuple(conditions)
-    if (new.phase, new.conditions, new.observed_generation) == (
-        verdict.phase,
-        settled,
-        generation,
-    ):
-        return new  # the verdict is the one already recorded
     return attrs.evolve(
         new,
         phase=verdict.phase,
-        conditions=settled,
+        conditions=tuple(conditions),
         observed_generation=generation,
     )
 
 
-def _recorded(status: BundleStatus, verdict: Verdict, generation: int) -> bool:
-    """Whether ``status`` already says ``verdict``: the phase, the generation, and the
-    Ready (Reconciling, Stalled) conditions first, with its words and no other of them."""
-    if status.phase != verdict.phase or status.observed_generation != generation:
-        return False
-    wanted = [(READY, verdict.ready)]
+def _wanted(verdict: Verdict) -> list[tuple[str, ConditionStatus]]:
+    """The kstatus conditions ``verdict`` sets, in order: Ready, then Reconciling and
+    Stalled when they are True (absent otherwise)."""
+    wanted: list[tuple[str, ConditionStatus]] = [(READY, verdict.ready)]
     if verdict.reconciling:
         wanted.append((RECONCILING, "True"))
     if verdict.stalled:
         wanted.append((STALLED, "True"))
+    return wanted
+
+
+def _recorded(
+    status: BundleStatus,
+    verdict: Verdict,
+    wanted: list[tuple[str, ConditionStatus]],
+    generation: int,
+) -> bool:
+    """Whether ``status`` already says ``verdict``: the phase, the generation, and the
+    ``wanted`` conditions first, with its words and no other of them."""
+    if status.phase != verdict.phase or status.observed_generation != generation:
+        return False
     conditions = status.conditions
     if len(conditions) < len(wanted):
         return False

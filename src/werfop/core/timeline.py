@@ -13,11 +13,12 @@ Must not: decide anything.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import attrs
 
 from werfop.core import names
+from werfop.core.model import Phase
 
 EventType = Literal["Normal", "Warning"]
 
@@ -341,14 +342,13 @@ Entry = (
     | Finalized
 )
 
-PHASES = ("Pending", "Syncing", "Synced", "Failed", "Suspended")
 # Every reason an Event on a WerfBundle can carry (docs/troubleshooting.md lists each).
 EVENT_REASONS: tuple[str, ...] = (
     "JobCreated",
     "JobSucceeded",
     "JobFailed",
     "RegistryUnavailable",
-    *(f"Phase{p}" for p in PHASES),
+    *(f"Phase{p}" for p in get_args(Phase)),
     "DriftDetected",
     "DriftCorrectionFailed",
     "Uninstalled",

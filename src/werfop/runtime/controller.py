@@ -19,7 +19,7 @@ from typing import Protocol
 import attrs
 
 from werfop.api.codec import job_state
-from werfop.core import jobspec
+from werfop.core import jobspec, names
 from werfop.core.actions import Action, DeleteLogs, Plan, SaveLogs
 from werfop.core.durations import parse_duration
 from werfop.core.errors import (
@@ -33,7 +33,7 @@ from werfop.core.ports import Clock, ClusterPort, WatchEvent
 from werfop.core.reconcile import reconcile
 from werfop.core.timeline import Entry
 from werfop.runtime.executor import Executor
-from werfop.runtime.observe import WATCH_LABEL, Observer
+from werfop.runtime.observe import Observer
 from werfop.runtime.pacer import PollPacer
 from werfop.runtime.queue import (
     Conflict,
@@ -144,7 +144,7 @@ class Controller:
         elif kind in ("ConfigMap", "Secret"):
             # Only objects labelled werf.io/watch=true wake their bundles at once; the
             # rest are re-read at every poll.
-            if (metadata.get("labels") or {}).get(WATCH_LABEL) != "true":
+            if (metadata.get("labels") or {}).get(names.LABEL_WATCH) != "true":
                 return
             place = (str(metadata.get("namespace")), kind, str(metadata.get("name")))
             for referrer in sorted(self.observer.referrers.get(place, ())):

@@ -18,7 +18,7 @@ import re
 import threading
 from collections import Counter as Tally
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_args
 
 from prometheus_client import (
     CollectorRegistry,
@@ -31,11 +31,12 @@ from prometheus_client import (
 )
 
 from werfop.core.actions import Plan, WriteStatus
-from werfop.core.model import BundleStatus, Condition, RegistryUnavailable
+from werfop.core.model import BundleStatus, Condition, Phase, RegistryUnavailable
 from werfop.core.ports import DigestAnswer, Repository, TagListing
+from werfop.core.timeline import JobCreated, JobFailed, JobSucceeded
 from werfop.runtime.queue import Outcome, WorkQueue
 
-PHASES = ("Pending", "Syncing", "Synced", "Failed", "Suspended")
+PHASES: tuple[str, ...] = get_args(Phase)
 CONDITION_STATUSES = ("True", "False", "Unknown")
 # A condition type becomes a label value only when it has the shape of ours (an
 # adjective in CamelCase, no domain prefix), and at most this many per bundle: the
@@ -125,9 +126,9 @@ class Metrics:
             self.retries.set(self._queue.retries)
 
     def plan_done(self, key: str, plan: Plan) -> None:
-        for occurrence in plan.timeline:
-            if occurrence.type in ("JobCreated", "JobSucceeded", "JobFailed"):
-                self.jobs.labels(occurrence.type.removeprefix("Job")).inc()
+        for entry in plan.timeline:
+            if isinstance(entry, JobCreated | JobSucceeded | JobFailed):
+                self.jobs.labels(entry.type.removeprefix("Job")).inc()
         for action in plan.actions:
             if isinstance(action, WriteStatus):
                 self.status_seen(key, action.status)

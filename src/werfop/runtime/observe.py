@@ -57,8 +57,6 @@ DIGEST_RECHECK = timedelta(hours=1)
 # A bundle's log ConfigMaps are listed at most this often (and after this process saved
 # or deleted one): they only matter for their expiry, days away (logRetentionDays).
 LOG_RESCAN = timedelta(hours=1)
-ACCEPT_ANNOTATION = names.ACCEPT_BUNDLES_FROM
-WATCH_LABEL = names.LABEL_WATCH
 
 
 @attrs.frozen(kw_only=True)
@@ -597,12 +595,14 @@ class Observer:
         if namespace is None:
             return f"namespace {target!r} does not exist"
         annotations = (namespace.get("metadata") or {}).get("annotations") or {}
-        accepted = {s.strip() for s in str(annotations.get(ACCEPT_ANNOTATION, "")).split(",")}
+        accepted = {
+            s.strip() for s in str(annotations.get(names.ACCEPT_BUNDLES_FROM, "")).split(",")
+        }
         if "*" in accepted or meta.namespace in accepted:
             return None
         return (
             f"namespace {target!r} does not accept bundles from {meta.namespace!r}: an admin "
-            f"must annotate it {ACCEPT_ANNOTATION}={meta.namespace} (or *)"
+            f"must annotate it {names.ACCEPT_BUNDLES_FROM}={meta.namespace} (or *)"
         )
 
     # -- registry ------------------------------------------------------------------------
