@@ -106,9 +106,7 @@ class Controller:
             allow_cross_namespace=allow_cross_namespace,
             pacer=pacer if pacer is not None else PollPacer(),
         )
-        self.executor = Executor(
-            cluster, clock, after_action, status_written=self.observer.status_written
-        )
+        self.executor = Executor(cluster, clock, after_action)
         self.on_timeline = on_timeline
         self.on_problems = on_problems
         self.contain_bugs = contain_bugs
@@ -241,7 +239,6 @@ class Controller:
         except NotFoundError:
             self.queue.remove(key)
             self.observer.forget(key)
-            self.executor.forget(namespace, name)
             if self.metrics is not None:
                 self.metrics.forget(key)
             return Success(None)
