@@ -423,7 +423,7 @@ class Observer:
         if isinstance(found, FieldProblem):
             problems.append(found)
             return None, None
-        for value in (found.password, found.identity_token, found.registry_token):
+        for value in (found.password, found.identity_token):
             if value is not None:
                 secrets.append(value)
         return found, docker_config_json(found, spec.registry.host)
