@@ -30,7 +30,7 @@ from werfop.core.model import (
 from werfop.core.step import Facts, Step
 from werfop.core.timeline import Polled, PollRequested
 from werfop.core.timeline import RegistryUnavailable as RegistryUnavailableEntry
-from werfop.core.validation import policy_for, spec_problems
+from werfop.core.validation import spec_problems
 from werfop.core.versions import MAX_REJECTIONS, TOO_YOUNG, select
 
 
@@ -133,7 +133,7 @@ def _select(facts: Facts, step: Step, snapshot: TagList, polled: dict[str, Any])
     (none of which the selection reads), in one new status."""
     spec, status, now = facts.spec, step.status, facts.now
     applied_tag = status.last_applied_tag
-    selection = select(snapshot, policy_for(spec, applied_tag))
+    selection = select(snapshot, facts.policy_under(applied_tag))
     rejected = list(selection.rejected)
     candidate = selection.selected
     digest = snapshot.digest(candidate) if candidate is not None else None

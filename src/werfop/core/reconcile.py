@@ -54,7 +54,7 @@ from werfop.core.timeline import (
     PhaseChanged,
     RetryRequested,
 )
-from werfop.core.validation import spec_problems
+from werfop.core.validation import policy_for, spec_problems
 
 __all__ = [
     "MAX_HISTORY",
@@ -71,9 +71,11 @@ __all__ = [
 
 def reconcile(bundle: Bundle, registry_snapshot: RegistrySnapshot | None, clock: Clock) -> Plan:
     """Decide what should happen next for one bundle. See the module docstring."""
-    facts = Facts(bundle=bundle, snapshot=registry_snapshot, now=clock.now())
+    now, spec = clock.now(), bundle.spec
     if bundle.meta.deletion_timestamp is not None:
-        return finalize(facts)
+        return finalize(Facts(bundle=bundle, snapshot=registry_snapshot, now=now))
+    policy = None if spec is None else policy_for(spec, bundle.status.last_applied_tag)
+    facts = Facts(bundle=bundle, snapshot=registry_snapshot, now=now, policy=policy)
     step = Step(status=bundle.status)
     for decide in SUB_DECIDERS:
         step = decide(facts, step)
@@ -86,7 +88,9 @@ def check_spec(facts: Facts, step: Step) -> Step:
     """A spec that does not parse or breaks a cross-field rule stalls the bundle."""
     bundle = facts.bundle
     spec = bundle.spec
-    problems = bundle.spec_problems if spec is None else spec_problems(bundle.meta, spec)
+    problems = (
+        bundle.spec_problems if spec is None else spec_problems(bundle.meta, spec, facts.policy)
+    )
     if spec is not None and not problems:
         return step
     return step.then(

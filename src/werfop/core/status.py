@@ -9,7 +9,7 @@ Must not: decide anything about deploys; ``reconcile`` hands over the verdict.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import attrs
 
@@ -23,9 +23,10 @@ RECONCILING = names.RECONCILING
 STALLED = names.STALLED
 
 
-@attrs.frozen(kw_only=True)
-class Verdict:
-    """What the pass concluded, in the words the status will use."""
+class Verdict(NamedTuple):
+    """What the pass concluded, in the words the status will use. (A named tuple, as
+    ``core.step``'s values: every pass builds one, and a tuple is built in a third of
+    the time of an attrs instance.)"""
 
     phase: Phase
     ready: ConditionStatus

@@ -19,6 +19,8 @@ from werfop.core.actions import Action
 from werfop.core.model import Bundle, BundleSpec, BundleStatus, RegistrySnapshot
 from werfop.core.status import Verdict
 from werfop.core.timeline import Entry
+from werfop.core.validation import policy_for
+from werfop.core.versions import Policy
 
 
 class Facts(NamedTuple):
@@ -29,6 +31,9 @@ class Facts(NamedTuple):
     bundle: Bundle
     snapshot: RegistrySnapshot | None
     now: datetime
+    # The version policy under the observed ``lastAppliedTag`` (None: the spec did not
+    # parse), built once: the spec check, the poll and the deploy all read it.
+    policy: Policy | None = None
 
     @property
     def spec(self) -> BundleSpec:
@@ -36,6 +41,14 @@ class Facts(NamedTuple):
         spec = self.bundle.spec
         assert spec is not None  # the spec check concluded the pass otherwise
         return spec
+
+    def policy_under(self, last_applied: str | None) -> Policy:
+        """The version policy with ``last_applied`` as the applied tag (the one built
+        for the pass unless a Job of this pass moved it)."""
+        policy = self.policy
+        if policy is not None and policy.last_applied == last_applied:
+            return policy
+        return policy_for(self.spec, last_applied)
 
 
 class Step(NamedTuple):
