@@ -78,7 +78,7 @@ def poll(facts: Facts, step: Step) -> Step:
     """Fold the registry snapshot (if any) into the status; wake at the next poll."""
     snapshot = facts.snapshot
     if snapshot is not None:
-        step = _observe(facts, step, snapshot)
+        return _observe(facts, step, snapshot)  # with the next poll it sets in ``wake``
     due = step.status.next_poll_time
     return step if due is None else step.then(wake=(due,))
 
@@ -88,7 +88,8 @@ def _observe(
 ) -> Step:
     status, now = step.status, facts.now
     if isinstance(snapshot, PollDeferred):
-        return step.then(attrs.evolve(status, next_poll_time=max(snapshot.until, now)))
+        until = max(snapshot.until, now)
+        return step.then(attrs.evolve(status, next_poll_time=until), wake=(until,))
     uid = facts.bundle.meta.uid
     count = status.poll_count + 1
     if isinstance(snapshot, RegistryUnavailable):
@@ -106,16 +107,17 @@ def _observe(
             # One Event when failing starts or its message changes, not one per retry.
             announce=status.consecutive_failures == 0 or status.last_error_message != message,
         )
+        retry = now + delay
         failed = attrs.evolve(
             status,
             last_poll_time=now,
-            next_poll_time=now + delay,
+            next_poll_time=retry,
             poll_count=count,
             consecutive_failures=failures,
             last_error_message=message,
             last_error_time=now,
         )
-        return step.then(failed, timeline=(entry,))
+        return step.then(failed, timeline=(entry,), wake=(retry,))
     scheduled = snapshot.next_poll or next_scheduled_poll(facts.bundle, facts.spec, now)
     polled = {
         "last_poll_time": now,
@@ -156,19 +158,26 @@ def _select(facts: Facts, step: Step, snapshot: TagList, polled: dict[str, Any])
                 wake.append(matures)
                 desired = None
     selected = desired[0] if desired else None
+    said = SelectionStatus(
+        selected=selected,
+        considered=selection.considered,
+        rejected=tuple(rejected[:MAX_REJECTIONS]),
+    )
+    if status.selection == said:
+        said = status.selection  # the same words: keep them (the status write compares)
     new = attrs.evolve(
         status,
         **polled,
         desired_tag=selected,
         desired_digest=desired[1] if desired else None,
         soak=soak,
-        selection=SelectionStatus(
-            selected=selected,
-            considered=selection.considered,
-            rejected=tuple(rejected[:MAX_REJECTIONS]),
-        ),
+        selection=said,
     )
-    return step.then(new, timeline=(Polled(selected=selected, tags=len(snapshot.tags)),), wake=wake)
+    return step.then(
+        new,
+        timeline=(Polled(selected=selected, tags=len(snapshot.tags)),),
+        wake=(*wake, polled["next_poll_time"]),
+    )
 
 
 def registry_failing(status: BundleStatus) -> bool:
