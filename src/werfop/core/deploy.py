@@ -276,7 +276,7 @@ def _redeploy(facts: Facts, step: Step, a: Assessment) -> Step:
 
 
 def _up_to_date(facts: Facts, step: Step, a: Assessment) -> Step:
-    if any(j.kind == "plan" and j.state == "Active" for j in facts.bundle.jobs):
+    if jobs.checking(facts.bundle):
         return step.then(verdict=synced_verdict(step.status))  # a drift check is running
     checked = drift.check(facts, step)
     if checked.verdict is not None:

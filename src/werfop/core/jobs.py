@@ -51,6 +51,8 @@ def pending_checks(
 ) -> list[JobObservation]:
     """Finished drift-check (plan) Jobs the status has not recorded yet, oldest first."""
     done = [j for j in jobs if j.kind == "plan" and j.state != "Active" and j.finished_at]
+    if not done:
+        return done  # no check has finished (most passes)
     fresh = [
         j for j in done if last_check is None or (j.finished_at and j.finished_at > last_check)
     ]
@@ -71,6 +73,16 @@ def jobs_needing_logs(
         if j.kind == "apply" and j.state != "Active" and j.name not in recorded and not evicted(j)
     ]
     return tuple(applies + checks)
+
+
+def checking(bundle: Bundle) -> bool:
+    """Whether a drift check (plan) Job of the bundle is running: one active Job per
+    bundle, so deploys and further checks wait for it. (A loop, not ``any()`` over a
+    generator: every deciding pass asks, and the generator costs more than the jobs.)"""
+    for job in bundle.jobs:  # noqa: SIM110
+        if job.kind == "plan" and job.state == "Active":
+            return True
+    return False
 
 
 def is_evicted(status: BundleStatus, job: JobObservation) -> bool:
@@ -351,7 +363,7 @@ def start(facts: Facts, step: Step, desired: DeployKey, cause: Cause) -> Step:
     bundle, spec = facts.bundle, facts.spec
     tag, digest, values_hash = desired
     status = step.status
-    if any(j.kind == "plan" and j.state == "Active" for j in bundle.jobs):
+    if checking(bundle):
         return step.then(
             verdict=Verdict(
                 phase="Syncing",

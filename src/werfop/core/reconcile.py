@@ -206,7 +206,7 @@ def _stories(facts: Facts, status: BundleStatus) -> BundleStatus:
     the release's, told apart (``Ready`` summarises both, as kstatus reads it)."""
     now, generation = facts.now, facts.bundle.meta.generation
     old = facts.bundle.status
-    if _STORY(old) == _STORY(status) and _told(old, status, generation):
+    if (status is old or _STORY(old) == _STORY(status)) and _told(old, status, generation):
         return status  # nothing the two conditions read has moved (most passes)
     reachable: tuple[ConditionStatus, str, str]
     released: tuple[ConditionStatus, str, str]
@@ -317,10 +317,14 @@ def _plan(
     wake: Iterable[datetime],
     polls: PollRecord | None,
 ) -> Plan:
-    future = [w for w in wake if w > facts.now]
+    now = facts.now
+    soonest = None  # the earliest moment still to come
+    for moment in wake:
+        if moment > now and (soonest is None or moment < soonest):
+            soonest = moment
     return Plan(
         actions=tuple(actions),
-        requeue_after=min(future) - facts.now if future else None,
+        requeue_after=soonest - now if soonest is not None else None,
         timeline=tuple(timeline),
         polls=polls,
     )

@@ -143,4 +143,7 @@ def _recorded(
             or condition.observed_generation != generation
         ):
             return False
-    return not any(c.type in (RECONCILING, STALLED) for c in conditions[len(wanted) :])
+    for condition in conditions[len(wanted) :]:
+        if condition.type == RECONCILING or condition.type == STALLED:
+            return False
+    return True
