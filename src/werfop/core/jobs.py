@@ -169,15 +169,20 @@ def record(facts: Facts, step: Step) -> Step:
             entry = attrs.evolve(entry, result=job.state, finished_at=job.finished_at or now)
             finished.append((entry, job))
             history[job.name] = entry
-    for name, entry in list(history.items()):
+    for name, entry in history.items():  # (replacing a value keeps the dict's size)
         if entry.result == "Running" and name not in observed:
             entry = attrs.evolve(entry, result="Lost", finished_at=now)
             history[name] = entry
             finished.append((entry, None))
-    kept = tuple(sorted(history.values(), key=_BY_START, reverse=True)[:MAX_HISTORY])
-    active = next((j for j in observed.values() if j.state == "Active"), None)
-    active_name = active.name if active is not None else None
-    active_namespace = active.namespace if active is not None else None
+    if len(history) > 1:
+        kept = tuple(sorted(history.values(), key=_BY_START, reverse=True)[:MAX_HISTORY])
+    else:
+        kept = tuple(history.values())
+    active_name = active_namespace = None
+    for job in observed.values():
+        if job.state == "Active":
+            active_name, active_namespace = job.name, job.namespace
+            break
     last_job_status = old.last_job_status
     if kept:
         newest = kept[0].result

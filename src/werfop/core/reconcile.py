@@ -73,10 +73,10 @@ def reconcile(bundle: Bundle, registry_snapshot: RegistrySnapshot | None, clock:
     """Decide what should happen next for one bundle. See the module docstring."""
     now, spec = clock.now(), bundle.spec
     if bundle.meta.deletion_timestamp is not None:
-        return finalize(Facts(bundle=bundle, snapshot=registry_snapshot, now=now))
+        return finalize(Facts(bundle, registry_snapshot, now))
     policy = None if spec is None else policy_for(spec, bundle.status.last_applied_tag)
-    facts = Facts(bundle=bundle, snapshot=registry_snapshot, now=now, policy=policy)
-    step = Step(status=bundle.status)
+    facts = Facts(bundle, registry_snapshot, now, policy)
+    step = Step(bundle.status)
     for decide in SUB_DECIDERS:
         step = decide(facts, step)
         if step.verdict is not None:

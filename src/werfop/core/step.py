@@ -70,11 +70,17 @@ class Step(NamedTuple):
         drifted: bool | None = None,
     ) -> Step:
         """This step, followed by what a sub-decider did."""
-        return Step(
-            self.status if status is None else status,
-            (*self.actions, *actions) if actions else self.actions,
-            (*self.timeline, *timeline) if timeline else self.timeline,
-            (*self.wake, *wake) if wake else self.wake,
-            verdict if verdict is not None else self.verdict,
-            self.drifted if drifted is None else drifted,
+        return _tuple(  # every field given: no need for the named tuple's own __new__
+            Step,
+            (
+                self.status if status is None else status,
+                (*self.actions, *actions) if actions else self.actions,
+                (*self.timeline, *timeline) if timeline else self.timeline,
+                (*self.wake, *wake) if wake else self.wake,
+                verdict if verdict is not None else self.verdict,
+                self.drifted if drifted is None else drifted,
+            ),
         )
+
+
+_tuple = tuple.__new__
