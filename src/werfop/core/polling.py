@@ -158,13 +158,16 @@ def _select(facts: Facts, step: Step, snapshot: TagList, polled: dict[str, Any])
                 wake.append(matures)
                 desired = None
     selected = desired[0] if desired else None
-    said = SelectionStatus(
-        selected=selected,
-        considered=selection.considered,
-        rejected=tuple(rejected[:MAX_REJECTIONS]),
-    )
-    if status.selection == said:
-        said = status.selection  # the same words: keep them (the status write compares)
+    said = status.selection
+    kept = tuple(rejected[:MAX_REJECTIONS])
+    if (
+        said is None
+        or said.selected != selected
+        or said.considered != selection.considered
+        or said.rejected != kept
+    ):
+        said = SelectionStatus(selected=selected, considered=selection.considered, rejected=kept)
+    # else the status's own words stay (the status write compares them by identity)
     new = attrs.evolve(
         status,
         **polled,
