@@ -157,6 +157,10 @@ def test_jitter_stays_within_ten_percent(seed, counter, seconds):
     delay = schedule.jittered(base, seed, counter)
     assert base * 0.9 - timedelta(milliseconds=1) <= delay <= base * 1.1 + timedelta(milliseconds=1)
     assert delay == schedule.jittered(base, seed, counter)
+    # whole milliseconds, as ``timedelta(milliseconds=...)`` of the scaled base made them
+    # (jittered now multiplies a millisecond instead: the same value, cheaper)
+    scaled = base / timedelta(milliseconds=1) * (1.0 + schedule.jitter_fraction(seed, counter))
+    assert delay == timedelta(milliseconds=round(scaled))
 
 
 @given(st.integers(1, 100))

@@ -776,3 +776,24 @@ def test_the_pacers_slot_is_the_next_poll_time():
     plan = reconcile(world.bundle(), snapshot, FixedClock(world.now))
     assert plan.polls is not None and slot == plan.polls.next_poll_time
     assert slot - world.now == plan.requeue_after
+
+
+def test_a_poll_in_the_pass_a_job_succeeds_selects_above_the_new_applied_tag():
+    # The pass builds the version policy once, under the observed lastAppliedTag; a Job
+    # that succeeds in the same pass moves it, and the selection must use the new one.
+    world = _world(poll_interval=timedelta(minutes=1))
+    world.tags = {"1.1.0": digest_of("1.1.0")}
+    world.step()
+    world.finish_jobs()
+    world.settle()
+    world.tags["1.2.0"] = digest_of("1.2.0")
+    world.advance(timedelta(minutes=2))
+    world.step()  # a Job for 1.2.0 starts
+    del world.tags["1.2.0"]  # ... and the tag is deleted while it runs
+    world.finish_jobs()  # 1.2.0 succeeds
+    world.advance(timedelta(minutes=2))
+    world.step()  # records the success and polls: 1.1.0 is now a downgrade
+    assert "1.2.0" == world.status.last_applied_tag
+    assert world.status.selection is not None
+    assert [("1.1.0", "downgrade")] == [(r.tag, r.reason) for r in world.status.selection.rejected]
+    assert world.status.desired_tag is None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from datetime import datetime
+from typing import NamedTuple
 
 import attrs
 
@@ -26,7 +27,6 @@ from werfop.core.semver import parse_version
 from werfop.core.status import Verdict
 from werfop.core.step import Facts, Step
 from werfop.core.timeline import Cause, DesiredDropped, RedeployRequested, RollbackHeld
-from werfop.core.validation import policy_for
 from werfop.core.versions import matches
 
 
@@ -70,8 +70,10 @@ class Situation(enum.Enum):
     DEPLOY = "a deploy is due"
 
 
-@attrs.frozen(kw_only=True)
-class Assessment:
+class Assessment(NamedTuple):
+    """The situation ``classify`` names, with what its outcome needs. (A named tuple:
+    every pass that reaches ``decide`` builds one.)"""
+
     situation: Situation
     desired: DeployKey | None = None
     cause: Cause = "NewVersion"
@@ -274,7 +276,7 @@ def _redeploy(facts: Facts, step: Step, a: Assessment) -> Step:
 
 
 def _up_to_date(facts: Facts, step: Step, a: Assessment) -> Step:
-    if any(j.kind == "plan" and j.state == "Active" for j in facts.bundle.jobs):
+    if jobs.checking(facts.bundle):
         return step.then(verdict=synced_verdict(step.status))  # a drift check is running
     checked = drift.check(facts, step)
     if checked.verdict is not None:
@@ -424,7 +426,7 @@ def _acceptable(facts: Facts, status: BundleStatus, tag: str) -> bool:
     spec: BundleSpec = facts.spec
     if facts.bundle.meta.annotation(names.ROLLBACK_TO) == tag:
         return True
-    if not matches(tag, policy_for(spec, status.last_applied_tag)):
+    if not matches(tag, facts.policy_under(status.last_applied_tag)):
         return False
     if tag == status.last_applied_tag:
         return True

@@ -10,6 +10,7 @@ Must not: choose what to deploy (``deploy``) or when to check drift (``drift``).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,6 +51,8 @@ def pending_checks(
 ) -> list[JobObservation]:
     """Finished drift-check (plan) Jobs the status has not recorded yet, oldest first."""
     done = [j for j in jobs if j.kind == "plan" and j.state != "Active" and j.finished_at]
+    if not done:
+        return done  # no check has finished (most passes)
     fresh = [
         j for j in done if last_check is None or (j.finished_at and j.finished_at > last_check)
     ]
@@ -70,6 +73,16 @@ def jobs_needing_logs(
         if j.kind == "apply" and j.state != "Active" and j.name not in recorded and not evicted(j)
     ]
     return tuple(applies + checks)
+
+
+def checking(bundle: Bundle) -> bool:
+    """Whether a drift check (plan) Job of the bundle is running: one active Job per
+    bundle, so deploys and further checks wait for it. (A loop, not ``any()`` over a
+    generator: every deciding pass asks, and the generator costs more than the jobs.)"""
+    for job in bundle.jobs:  # noqa: SIM110
+        if job.kind == "plan" and job.state == "Active":
+            return True
+    return False
 
 
 def is_evicted(status: BundleStatus, job: JobObservation) -> bool:
@@ -120,8 +133,9 @@ def record(facts: Facts, step: Step) -> Step:
     vanished ones Lost, and take lastApplied* from the newest succeeded Job."""
     bundle, now = facts.bundle, facts.now
     old = step.status
-    history = {e.job_name: e for e in old.version_history}
-    newest_key = old.version_history[0] if old.version_history else None
+    recorded = old.version_history
+    history = {e.job_name: e for e in recorded}
+    newest_key = recorded[0] if recorded else None
     attempts = old.attempts
     observed = {j.name: j for j in bundle.jobs if j.kind == "apply"}
     finished: list[tuple[HistoryEntry, JobObservation | None]] = []
@@ -131,7 +145,8 @@ def record(facts: Facts, step: Step) -> Step:
     # (a bundle keeps a week of Jobs, the history ten).
     evicted = eviction_test(old)
     news = [j for j in observed.values() if j.name in history or not evicted(j)]
-    for job in sorted(news, key=lambda j: (j.attempt, j.name)):
+    news.sort(key=_BY_ATTEMPT)
+    for job in news:
         entry = history.get(job.name)
         if entry is None:
             # Created by an earlier pass whose status write was lost, or never seen.
@@ -149,29 +164,48 @@ def record(facts: Facts, step: Step) -> Step:
             timeline.append(JobAdopted(job=job.name, tag=job.tag, attempt=job.attempt))
             if job.state == "Active" and old.active_job_name != job.name:
                 actions += _ensure_job_inputs(bundle, job)
+            history[job.name] = entry
         if entry.result == "Running" and job.state != "Active":
             entry = attrs.evolve(entry, result=job.state, finished_at=job.finished_at or now)
             finished.append((entry, job))
-        history[job.name] = entry
-    for name, entry in list(history.items()):
+            history[job.name] = entry
+    for name, entry in history.items():  # (replacing a value keeps the dict's size)
         if entry.result == "Running" and name not in observed:
             entry = attrs.evolve(entry, result="Lost", finished_at=now)
             history[name] = entry
             finished.append((entry, None))
-    ordered = sorted(history.values(), key=lambda e: (e.started_at, e.job_name), reverse=True)
-    kept = tuple(ordered[:MAX_HISTORY])
-    active = [j for j in observed.values() if j.state == "Active"]
-    changes: dict[str, Any] = {
-        "version_history": kept,
-        "attempts": attempts,
-        "active_job_name": active[0].name if active else None,
-        "active_job_namespace": active[0].namespace if active else None,
-    }
+    if len(history) > 1:
+        kept = tuple(sorted(history.values(), key=_BY_START, reverse=True)[:MAX_HISTORY])
+    else:
+        kept = tuple(history.values())
+    active_name = active_namespace = None
+    for job in observed.values():
+        if job.state == "Active":
+            active_name, active_namespace = job.name, job.namespace
+            break
+    last_job_status = old.last_job_status
     if kept:
         newest = kept[0].result
-        changes["last_job_status"] = "Failed" if newest == "Lost" else newest
-    status = _with(old, changes)
-    for done, seen in sorted(finished, key=lambda f: (f[0].finished_at or now, f[0].job_name)):
+        last_job_status = "Failed" if newest == "Lost" else newest
+    status = old
+    if (
+        kept != recorded
+        or attempts != old.attempts
+        or active_name != old.active_job_name
+        or active_namespace != old.active_job_namespace
+        or last_job_status != old.last_job_status
+    ):
+        status = attrs.evolve(
+            old,
+            version_history=kept,
+            attempts=attempts,
+            active_job_name=active_name,
+            active_job_namespace=active_namespace,
+            last_job_status=last_job_status,
+        )
+    if finished:
+        finished.sort(key=lambda f: (f[0].finished_at or now, f[0].job_name))
+    for done, seen in finished:
         status, more, entries = _job_finished(facts, status, done, seen)
         actions += more
         timeline += entries
@@ -187,11 +221,9 @@ def record(facts: Facts, step: Step) -> Step:
     )
 
 
-def _with(status: BundleStatus, changes: dict[str, Any]) -> BundleStatus:
-    """``status`` with ``changes``; ``status`` itself when they change nothing."""
-    if all(getattr(status, name) == value for name, value in changes.items()):
-        return status
-    return attrs.evolve(status, **changes)
+# The orders the history folds Jobs in and keeps its entries in (newest first).
+_BY_ATTEMPT = operator.attrgetter("attempt", "name")
+_BY_START = operator.attrgetter("started_at", "job_name")
 
 
 def _prune(
@@ -302,7 +334,7 @@ def _logs_config_map(facts: Facts, entry: HistoryEntry, text: str) -> dict[str, 
 
 def _expire_logs(facts: Facts) -> tuple[list[DeleteLogs], list[datetime]]:
     spec = facts.bundle.spec
-    if spec is None:
+    if spec is None or not facts.bundle.log_maps:
         return [], []
     keep = timedelta(days=spec.converge.log_retention_days)
     deletes, wake = [], []
@@ -336,7 +368,7 @@ def start(facts: Facts, step: Step, desired: DeployKey, cause: Cause) -> Step:
     bundle, spec = facts.bundle, facts.spec
     tag, digest, values_hash = desired
     status = step.status
-    if any(j.kind == "plan" and j.state == "Active" for j in bundle.jobs):
+    if checking(bundle):
         return step.then(
             verdict=Verdict(
                 phase="Syncing",

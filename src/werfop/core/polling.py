@@ -30,7 +30,7 @@ from werfop.core.model import (
 from werfop.core.step import Facts, Step
 from werfop.core.timeline import Polled, PollRequested
 from werfop.core.timeline import RegistryUnavailable as RegistryUnavailableEntry
-from werfop.core.validation import policy_for, spec_problems
+from werfop.core.validation import spec_problems
 from werfop.core.versions import MAX_REJECTIONS, TOO_YOUNG, select
 
 
@@ -78,7 +78,7 @@ def poll(facts: Facts, step: Step) -> Step:
     """Fold the registry snapshot (if any) into the status; wake at the next poll."""
     snapshot = facts.snapshot
     if snapshot is not None:
-        step = _observe(facts, step, snapshot)
+        return _observe(facts, step, snapshot)  # with the next poll it sets in ``wake``
     due = step.status.next_poll_time
     return step if due is None else step.then(wake=(due,))
 
@@ -88,7 +88,8 @@ def _observe(
 ) -> Step:
     status, now = step.status, facts.now
     if isinstance(snapshot, PollDeferred):
-        return step.then(attrs.evolve(status, next_poll_time=max(snapshot.until, now)))
+        until = max(snapshot.until, now)
+        return step.then(attrs.evolve(status, next_poll_time=until), wake=(until,))
     uid = facts.bundle.meta.uid
     count = status.poll_count + 1
     if isinstance(snapshot, RegistryUnavailable):
@@ -106,16 +107,17 @@ def _observe(
             # One Event when failing starts or its message changes, not one per retry.
             announce=status.consecutive_failures == 0 or status.last_error_message != message,
         )
+        retry = now + delay
         failed = attrs.evolve(
             status,
             last_poll_time=now,
-            next_poll_time=now + delay,
+            next_poll_time=retry,
             poll_count=count,
             consecutive_failures=failures,
             last_error_message=message,
             last_error_time=now,
         )
-        return step.then(failed, timeline=(entry,))
+        return step.then(failed, timeline=(entry,), wake=(retry,))
     scheduled = snapshot.next_poll or next_scheduled_poll(facts.bundle, facts.spec, now)
     polled = {
         "last_poll_time": now,
@@ -133,7 +135,7 @@ def _select(facts: Facts, step: Step, snapshot: TagList, polled: dict[str, Any])
     (none of which the selection reads), in one new status."""
     spec, status, now = facts.spec, step.status, facts.now
     applied_tag = status.last_applied_tag
-    selection = select(snapshot, policy_for(spec, applied_tag))
+    selection = select(snapshot, facts.policy_under(applied_tag))
     rejected = list(selection.rejected)
     candidate = selection.selected
     digest = snapshot.digest(candidate) if candidate is not None else None
@@ -156,19 +158,29 @@ def _select(facts: Facts, step: Step, snapshot: TagList, polled: dict[str, Any])
                 wake.append(matures)
                 desired = None
     selected = desired[0] if desired else None
+    said = status.selection
+    kept = tuple(rejected[:MAX_REJECTIONS])
+    if (
+        said is None
+        or said.selected != selected
+        or said.considered != selection.considered
+        or said.rejected != kept
+    ):
+        said = SelectionStatus(selected=selected, considered=selection.considered, rejected=kept)
+    # else the status's own words stay (the status write compares them by identity)
     new = attrs.evolve(
         status,
         **polled,
         desired_tag=selected,
         desired_digest=desired[1] if desired else None,
         soak=soak,
-        selection=SelectionStatus(
-            selected=selected,
-            considered=selection.considered,
-            rejected=tuple(rejected[:MAX_REJECTIONS]),
-        ),
+        selection=said,
     )
-    return step.then(new, timeline=(Polled(selected=selected, tags=len(snapshot.tags)),), wake=wake)
+    return step.then(
+        new,
+        timeline=(Polled(selected=selected, tags=len(snapshot.tags)),),
+        wake=(*wake, polled["next_poll_time"]),
+    )
 
 
 def registry_failing(status: BundleStatus) -> bool:

@@ -54,7 +54,7 @@ from werfop.core.timeline import (
     PhaseChanged,
     RetryRequested,
 )
-from werfop.core.validation import spec_problems
+from werfop.core.validation import policy_for, spec_problems
 
 __all__ = [
     "MAX_HISTORY",
@@ -71,10 +71,12 @@ __all__ = [
 
 def reconcile(bundle: Bundle, registry_snapshot: RegistrySnapshot | None, clock: Clock) -> Plan:
     """Decide what should happen next for one bundle. See the module docstring."""
-    facts = Facts(bundle=bundle, snapshot=registry_snapshot, now=clock.now())
+    now, spec = clock.now(), bundle.spec
     if bundle.meta.deletion_timestamp is not None:
-        return finalize(facts)
-    step = Step(status=bundle.status)
+        return finalize(Facts(bundle, registry_snapshot, now))
+    policy = None if spec is None else policy_for(spec, bundle.status.last_applied_tag)
+    facts = Facts(bundle, registry_snapshot, now, policy)
+    step = Step(bundle.status)
     for decide in SUB_DECIDERS:
         step = decide(facts, step)
         if step.verdict is not None:
@@ -86,7 +88,9 @@ def check_spec(facts: Facts, step: Step) -> Step:
     """A spec that does not parse or breaks a cross-field rule stalls the bundle."""
     bundle = facts.bundle
     spec = bundle.spec
-    problems = bundle.spec_problems if spec is None else spec_problems(bundle.meta, spec)
+    problems = (
+        bundle.spec_problems if spec is None else spec_problems(bundle.meta, spec, facts.policy)
+    )
     if spec is not None and not problems:
         return step
     return step.then(
@@ -202,7 +206,7 @@ def _stories(facts: Facts, status: BundleStatus) -> BundleStatus:
     the release's, told apart (``Ready`` summarises both, as kstatus reads it)."""
     now, generation = facts.now, facts.bundle.meta.generation
     old = facts.bundle.status
-    if _STORY(old) == _STORY(status) and _told(old, status, generation):
+    if (status is old or _STORY(old) == _STORY(status)) and _told(old, status, generation):
         return status  # nothing the two conditions read has moved (most passes)
     reachable: tuple[ConditionStatus, str, str]
     released: tuple[ConditionStatus, str, str]
@@ -313,10 +317,14 @@ def _plan(
     wake: Iterable[datetime],
     polls: PollRecord | None,
 ) -> Plan:
-    future = [w for w in wake if w > facts.now]
+    now = facts.now
+    soonest = None  # the earliest moment still to come
+    for moment in wake:
+        if moment > now and (soonest is None or moment < soonest):
+            soonest = moment
     return Plan(
         actions=tuple(actions),
-        requeue_after=min(future) - facts.now if future else None,
+        requeue_after=soonest - now if soonest is not None else None,
         timeline=tuple(timeline),
         polls=polls,
     )

@@ -9,7 +9,7 @@ Must not: decide anything about deploys; ``reconcile`` hands over the verdict.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import attrs
 
@@ -23,9 +23,10 @@ RECONCILING = names.RECONCILING
 STALLED = names.STALLED
 
 
-@attrs.frozen(kw_only=True)
-class Verdict:
-    """What the pass concluded, in the words the status will use."""
+class Verdict(NamedTuple):
+    """What the pass concluded, in the words the status will use. (A named tuple, as
+    ``core.step``'s values: every pass builds one, and a tuple is built in a third of
+    the time of an attrs instance.)"""
 
     phase: Phase
     ready: ConditionStatus
@@ -142,4 +143,7 @@ def _recorded(
             or condition.observed_generation != generation
         ):
             return False
-    return not any(c.type in (RECONCILING, STALLED) for c in conditions[len(wanted) :])
+    for condition in conditions[len(wanted) :]:
+        if condition.type == RECONCILING or condition.type == STALLED:
+            return False
+    return True

@@ -19,6 +19,8 @@ from werfop.core.actions import Action
 from werfop.core.model import Bundle, BundleSpec, BundleStatus, RegistrySnapshot
 from werfop.core.status import Verdict
 from werfop.core.timeline import Entry
+from werfop.core.validation import policy_for
+from werfop.core.versions import Policy
 
 
 class Facts(NamedTuple):
@@ -29,6 +31,9 @@ class Facts(NamedTuple):
     bundle: Bundle
     snapshot: RegistrySnapshot | None
     now: datetime
+    # The version policy under the observed ``lastAppliedTag`` (None: the spec did not
+    # parse), built once: the spec check, the poll and the deploy all read it.
+    policy: Policy | None = None
 
     @property
     def spec(self) -> BundleSpec:
@@ -36,6 +41,14 @@ class Facts(NamedTuple):
         spec = self.bundle.spec
         assert spec is not None  # the spec check concluded the pass otherwise
         return spec
+
+    def policy_under(self, last_applied: str | None) -> Policy:
+        """The version policy with ``last_applied`` as the applied tag (the one built
+        for the pass unless a Job of this pass moved it)."""
+        policy = self.policy
+        if policy is not None and policy.last_applied == last_applied:
+            return policy
+        return policy_for(self.spec, last_applied)
 
 
 class Step(NamedTuple):
@@ -57,11 +70,17 @@ class Step(NamedTuple):
         drifted: bool | None = None,
     ) -> Step:
         """This step, followed by what a sub-decider did."""
-        return Step(
-            self.status if status is None else status,
-            (*self.actions, *actions) if actions else self.actions,
-            (*self.timeline, *timeline) if timeline else self.timeline,
-            (*self.wake, *wake) if wake else self.wake,
-            verdict if verdict is not None else self.verdict,
-            self.drifted if drifted is None else drifted,
+        return _tuple(  # every field given: no need for the named tuple's own __new__
+            Step,
+            (
+                self.status if status is None else status,
+                (*self.actions, *actions) if actions else self.actions,
+                (*self.timeline, *timeline) if timeline else self.timeline,
+                (*self.wake, *wake) if wake else self.wake,
+                verdict if verdict is not None else self.verdict,
+                self.drifted if drifted is None else drifted,
+            ),
         )
+
+
+_tuple = tuple.__new__

@@ -25,7 +25,11 @@ def policy_for(spec: BundleSpec, last_applied: str | None) -> Policy:
     )
 
 
-def spec_problems(meta: Meta, spec: BundleSpec) -> tuple[FieldProblem, ...]:
+def spec_problems(
+    meta: Meta, spec: BundleSpec, policy: Policy | None = None
+) -> tuple[FieldProblem, ...]:
+    """The spec's problems; ``policy``: the spec's version policy when the caller has
+    built it already (under any applied tag: the policy's own errors ignore it)."""
     problems: list[FieldProblem] = []
     converge = spec.converge
     target = converge.target_namespace or meta.namespace
@@ -49,7 +53,7 @@ def spec_problems(meta: Meta, spec: BundleSpec) -> tuple[FieldProblem, ...]:
                 ),
             )
         )
-    error = policy_error(policy_for(spec, None))
+    error = policy_error(policy if policy is not None else policy_for(spec, None))
     if error is not None:
         path, _, message = error.partition(": ")
         problems.append(FieldProblem(path=path, message=message))
