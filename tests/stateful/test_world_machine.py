@@ -490,12 +490,18 @@ class WorldMachine(RuleBasedStateMachine):
             if bundle["spec"].get("suspend"):
                 continue
             # The schedule lives in the runtime (a quiet poll writes no nextPollTime): the
-            # key is queued no later than its next poll (or a registry backoff) can be.
+            # key is queued no later than its next poll (or a registry backoff) can be,
+            # or than the registry's own Retry-After while an outage lasts (up to 10 min,
+            # which the operator honours as given).
             key = f"{NAMESPACE}/{name}"
             due = controller.queue.due(key)
             assert due is not None, key
-            interval = _duration(bundle["spec"]["registry"].get("pollInterval", "15m"))
-            assert due <= self.now + max(interval * 1.1, timedelta(minutes=9)), (key, due)
+            registry = bundle["spec"]["registry"]
+            interval = _duration(registry.get("pollInterval", "15m"))
+            url = str(registry["url"]).removeprefix("oci://")
+            outage_end = self.outages_end.get(url, max(self.outages_end.values()))
+            latest = max(self.now + max(interval * 1.1, timedelta(minutes=9)), outage_end)
+            assert due <= latest, (key, due)
 
 
 def _bundle_of(job: dict[str, Any]) -> str:
