@@ -25,11 +25,12 @@ system-deps:
 
 # The real control plane (etcd, kube-apiserver, kube-controller-manager) and werf, built
 # from their Go modules and cached per machine (~/.cache/werfop); a warm run builds nothing.
+# Each cache keeps only the build in use (scripts/keep-only.sh removes older ones).
 controlplane:
-	@scripts/build-controlplane.sh >/dev/null
+	@scripts/keep-only.sh "$$(scripts/build-controlplane.sh)" >/dev/null
 
 werf:
-	@scripts/build-werf.sh >/dev/null
+	@scripts/keep-only.sh "$$(scripts/build-werf.sh)" >/dev/null
 
 # promtool, for the alert rules' tests: extracted from Debian's prometheus package (no
 # server installed or started), cached per machine.

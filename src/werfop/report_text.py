@@ -40,8 +40,9 @@ class TextReport:
     """A ``Polled`` line is shown only when the selection changes (the JSON output keeps
     every poll)."""
 
-    def __init__(self, out: TextIO, bundles: list[str] | None = None):
+    def __init__(self, out: TextIO, bundles: list[str] | None = None, *, some: bool = False):
         self.out = out
+        self.some = some  # --bundle: the API requests are still the whole run's
         self.selected: dict[str, object] = {}
         self.quiet = 0
         self.bundle_width = max((len(b) for b in bundles or ()), default=24)
@@ -65,7 +66,8 @@ class TextReport:
         writes = sum(n for k, n in result.api.items() if not k.startswith(("GET", "LIST")))
         lines = [
             f"({self.quiet} polls that changed nothing are not shown; --output json lists them)",
-            f"API server requests: {sum(result.api.values())} ({writes} writes; "
+            ("API server requests, all bundles: " if self.some else "API server requests: ")
+            + f"{sum(result.api.values())} ({writes} writes; "
             "--output json counts them by verb and resource)",
             "",
         ]

@@ -1014,7 +1014,9 @@ def run_cli(
         )
     )
     report: JsonReport | TextReport = (
-        JsonReport(sys.stdout) if output == "json" else TextReport(sys.stdout, keys)
+        JsonReport(sys.stdout)
+        if output == "json"
+        else TextReport(sys.stdout, keys, some=selected is not None)
     )
     sink = _Sink(report, selected, keep=html is not None)
     try:

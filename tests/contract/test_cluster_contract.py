@@ -69,6 +69,7 @@ class Target(Protocol):
     namespace: str
 
     def create_bundle(self, name: str, **metadata: Any) -> Obj: ...
+    def patch_bundle(self, name: str, patch: Obj) -> Obj: ...
     def delete_bundle(self, name: str) -> None: ...
     def events(self) -> list[Obj]: ...
     def watch(self) -> Recorder: ...
@@ -134,6 +135,9 @@ class MemoryTarget:
     def create_bundle(self, name: str, **metadata: Any) -> Obj:
         return self.memory.create("WerfBundle", _bundle(self.namespace, name, **metadata))
 
+    def patch_bundle(self, name: str, patch: Obj) -> Obj:
+        return self.memory.patch("WerfBundle", self.namespace, name, patch)
+
     def delete_bundle(self, name: str) -> None:
         self.memory.delete("WerfBundle", self.namespace, name)
 
@@ -183,6 +187,16 @@ class ApiTarget:
         )
         assert isinstance(made, dict)
         return made
+
+    def patch_bundle(self, name: str, patch: Obj) -> Obj:
+        patched = self.api.request(
+            "PATCH",
+            self._bundles(name),
+            body=patch,
+            content_type="application/merge-patch+json",
+        )
+        assert isinstance(patched, dict)
+        return patched
 
     def delete_bundle(self, name: str) -> None:
         self.api.request("DELETE", self._bundles(name), body={"propagationPolicy": "Background"})
@@ -406,6 +420,22 @@ def test_writing_the_same_status_again_keeps_the_resource_version(target: Target
     again = target.cluster.replace_bundle_status(target.namespace, "app", rv(first), STATUS)
 
     assert rv(first) == rv(again)
+
+
+def test_the_generation_moves_with_the_spec_and_nothing_else(target: Target) -> None:
+    """``runtime.decoded`` validates a spec again only when the generation moved."""
+    made = target.create_bundle("app")
+    written = target.cluster.replace_bundle_status(target.namespace, "app", rv(made), STATUS)
+    labelled = target.patch_bundle(
+        "app", {"metadata": {"labels": {"team": "a"}, "annotations": {"note": "x"}}}
+    )
+    respecced = target.patch_bundle("app", {"spec": {"registry": {"pollInterval": "7m"}}})
+    unchanged = target.patch_bundle("app", {"spec": {"registry": {"pollInterval": "7m"}}})
+
+    generations = [o["metadata"]["generation"] for o in (made, written, labelled, respecced)]
+    assert [1, 1, 1, 2] == generations
+    assert (2, rv(respecced)) == (unchanged["metadata"]["generation"], rv(unchanged))
+    assert len({rv(made), rv(written), rv(labelled), rv(respecced)}) == 4
 
 
 def test_a_finalizer_patch_leaves_the_status_and_generation_alone(target: Target) -> None:

@@ -120,6 +120,9 @@ def test_bundle_limits_the_timeline_and_the_tables(plain):
     # the shop's lines are those of the whole run: the others ran alongside
     shop = [line.split() for line in _timeline(plain.stdout) if " default/shop " in line]
     assert shop == [line.split() for line in _timeline(done.stdout)]
+    # the API server's requests cannot be told apart per bundle: the whole run's, said so
+    whole = next(line for line in plain.stdout.splitlines() if line.startswith("API server"))
+    assert whole.replace("requests:", "requests, all bundles:") in done.stdout.splitlines()
 
 
 def test_bundle_is_repeatable_and_limits_the_json_report():

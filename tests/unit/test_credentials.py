@@ -214,12 +214,6 @@ def decoded(config: Sensitive) -> dict[str, Any]:
             id="identity-token",
         ),
         pytest.param(
-            Credentials(registry_token=Sensitive("rt")),
-            "r.example.com",
-            {"auths": {}},
-            id="registry-token-is-not-written-werf-would-ignore-it",
-        ),
-        pytest.param(
             USER_PASS,
             "docker.io",
             {

@@ -35,8 +35,6 @@ class Recording:
     def execute(self, plan: Plan) -> None:
         self.ran += [type(a).__name__ for a in plan.actions]
 
-    def forget(self, namespace: str, name: str) -> None: ...
-
 
 @pytest.fixture
 def died(monkeypatch: pytest.MonkeyPatch) -> None:

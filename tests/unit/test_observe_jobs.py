@@ -1,5 +1,6 @@
-"""The observer decodes a bundle's Jobs once per (uid, resourceVersion): a bundle keeps
-its finished Jobs for days and every pass lists them all."""
+"""The observer's view of a bundle's Jobs: what the listing says, sorted, with the active
+Job looked up when a cache lags behind our own create (``runtime.decoded`` keeps the
+decodings: tests/unit/test_decoded.py)."""
 
 from __future__ import annotations
 
@@ -49,52 +50,15 @@ def observer(cluster: ListedJobs) -> Observer:
     return Observer(cluster, RegistryEconomy(ScriptedRegistry(clock), clock), clock)  # type: ignore[arg-type]
 
 
-def test_a_job_listed_again_unchanged_is_not_decoded_again() -> None:
+def test_a_new_job_a_finished_one_and_a_vanished_one_show_at_once() -> None:
     cluster = ListedJobs()
     cluster.jobs = [job("b", "5"), job("a", "4")]
     watcher = observer(cluster)
-    first = watcher._jobs(BUNDLE)
-    second = watcher._jobs(BUNDLE)
-    assert ["a", "b"] == [j.name for j in first]
-    assert first is second
-
-
-def test_a_new_resource_version_is_decoded_again() -> None:
-    cluster = ListedJobs()
-    cluster.jobs = [job("a", "4")]
-    watcher = observer(cluster)
-    assert ["Active"] == [j.state for j in watcher._jobs(BUNDLE)]
-    cluster.jobs = [job("a", "7", succeeded=True)]
-    assert ["Succeeded"] == [j.state for j in watcher._jobs(BUNDLE)]
-
-
-def test_a_new_job_and_a_vanished_one_show_at_once() -> None:
-    cluster = ListedJobs()
-    cluster.jobs = [job("a", "4"), job("b", "5")]
-    watcher = observer(cluster)
-    watcher._jobs(BUNDLE)
-    cluster.jobs = [job("b", "5"), job("c", "9")]
-    assert ["b", "c"] == [j.name for j in watcher._jobs(BUNDLE)]
-    assert 2 == len(watcher._listed[BUNDLE.meta.key].decoded)  # "a" is forgotten
-
-
-def test_objects_without_uid_and_resource_version_are_decoded_every_time() -> None:
-    cluster = ListedJobs()
-    cluster.jobs = [job("a", None)]
-    watcher = observer(cluster)
-    assert ["Active"] == [j.state for j in watcher._jobs(BUNDLE)]
-    cluster.jobs = [job("a", None, succeeded=True)]
-    assert ["Succeeded"] == [j.state for j in watcher._jobs(BUNDLE)]
-    assert BUNDLE.meta.key not in watcher._listed
-
-
-def test_forgetting_a_bundle_drops_its_decoded_jobs() -> None:
-    cluster = ListedJobs()
-    cluster.jobs = [job("a", "4")]
-    watcher = observer(cluster)
-    watcher._jobs(BUNDLE)
-    watcher.forget(BUNDLE.meta.key)
-    assert {} == watcher._listed
+    assert ["a", "b"] == [j.name for j in watcher._jobs(BUNDLE)]
+    cluster.jobs = [job("b", "6", succeeded=True), job("c", "9")]
+    assert [("b", "Succeeded"), ("c", "Active")] == [
+        (j.name, j.state) for j in watcher._jobs(BUNDLE)
+    ]
 
 
 def test_the_active_job_missing_from_the_listing_is_still_looked_up() -> None:

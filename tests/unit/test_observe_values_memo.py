@@ -46,18 +46,18 @@ def settings(cluster: MemoryCluster, text: str) -> None:
 
 
 def contents(observer: Observer, meta: Meta = META, spec: BundleSpec = SPEC) -> list[str]:
-    inputs, _ = observer._inputs(meta, spec)
+    inputs = observer.inputs(meta, spec)
     return [f.content.value for f in inputs.values_files]
 
 
 def hash_of(observer: Observer, meta: Meta = META, spec: BundleSpec = SPEC) -> str:
-    return observer._inputs(meta, spec)[0].values_hash
+    return observer.inputs(meta, spec).values_hash
 
 
 def test_unchanged_inputs_give_the_same_files_and_hash() -> None:
     _, observer = world()
-    first = observer._inputs(META, SPEC)[0]
-    assert first == observer._inputs(META, SPEC)[0]
+    first = observer.inputs(META, SPEC)
+    assert first == observer.inputs(META, SPEC)
     assert values_hash({"tier": "web", "replicas": 1}, "uid-1") == first.values_hash
 
 
@@ -88,7 +88,7 @@ def test_a_document_that_stopped_parsing_is_a_problem_again() -> None:
     cluster, observer = world()
     hash_of(observer)
     settings(cluster, "- a list\n")
-    inputs, _ = observer._inputs(META, SPEC)
+    inputs = observer.inputs(META, SPEC)
     assert ["spec.converge.valuesFrom[0].configMapRef.name"] == [p.path for p in inputs.problems]
     assert values_hash({"replicas": 1}, "uid-1") == inputs.values_hash
 
@@ -108,12 +108,12 @@ def test_a_bundle_that_switches_repository_follows_only_the_new_one() -> None:
 def test_a_bundle_refers_only_to_what_its_last_pass_read() -> None:
     _, observer = world()
     other = attrs.evolve(META, name="cart")
-    observer._inputs(META, SPEC)
-    observer._inputs(other, SPEC)
+    observer.inputs(META, SPEC)
+    observer.inputs(other, SPEC)
     place = ("default", "ConfigMap", "settings")
     assert {"default/shop", "default/cart"} == observer.referrers[place]
     observer.forget_inputs("default/shop")
-    observer._inputs(META, attrs.evolve(SPEC, converge=attrs.evolve(SPEC.converge, values_from=())))
+    observer.inputs(META, attrs.evolve(SPEC, converge=attrs.evolve(SPEC.converge, values_from=())))
     assert {"default/cart"} == observer.referrers[place]
     observer.forget("default/cart")
     assert set() == observer.referrers[place]

@@ -135,18 +135,6 @@ def test_docker_hub_names_go_to_the_api_host_with_the_library_prefix(
     assert "https://registry-1.docker.io/v2/library/nginx/tags/list" == str(seen[0].url)
 
 
-def test_registry_token_is_sent_as_bearer_and_a_401_is_final(
-    adapter, seen: list[httpx.Request]
-) -> None:
-    registry = adapter(bearer_registry(lambda r: httpx.Response(500)))
-    credentials = Credentials(registry_token=Sensitive("rt"))
-
-    answer = failed(registry.list_tags(Repository(url=REPO.url, credentials=credentials)))
-
-    assert ("Unauthorized", 401) == (answer.reason, answer.status_code)
-    assert ["Bearer rt"] == [r.headers.get("Authorization") for r in seen]
-
-
 def test_identity_token_uses_a_refresh_token_post(adapter, seen: list[httpx.Request]) -> None:
     registry = adapter(
         bearer_registry(lambda r: httpx.Response(200, json={"access_token": "good"}))

@@ -27,7 +27,7 @@ import attrs
 
 from werfop.adapters.frozen import FrozenDict, freeze, thaw
 from werfop.adapters.selectors import equality_terms, matches_selector
-from werfop.api.codec import format_time, parse_time, trust_identity, validate_spec
+from werfop.api.codec import format_time, parse_time, validate_spec
 from werfop.core.errors import AlreadyExistsError, ConflictError, NotFoundError, TerminalError
 from werfop.core.jobspec import LABEL_MANAGED_BY
 from werfop.core.model import MANAGED_BY
@@ -58,9 +58,6 @@ JobResult = Literal["succeeded", "failed"]
 JobDecider = Callable[
     [Obj], tuple[JobResult, timedelta, str] | tuple[JobResult, timedelta, str, int]
 ]
-
-# Stored objects are frozen deeply and never change: the codec may memoise by identity.
-trust_identity(FrozenDict)
 
 _UID_NAMESPACE = uuid.UUID("6f1d8a4e-52c4-4a1b-9d65-2f6b3f7e0c11")
 

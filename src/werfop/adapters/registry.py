@@ -632,8 +632,6 @@ class HttpxRegistry:
 
     def _known_authorization(self, call: _Call) -> str | None:
         credentials = call.repository.credentials
-        if credentials is not None and credentials.registry_token is not None:
-            return bearer_authorization(credentials.registry_token)
         with self._lock:
             challenge = self._challenges.get(call.origin)
         if challenge is None:
@@ -648,8 +646,6 @@ class HttpxRegistry:
         self, call: _Call, challenge: Challenge, sent: str | None, failure: Failure
     ) -> str:
         credentials = call.repository.credentials
-        if credentials is not None and credentials.registry_token is not None:
-            raise _Abort(failure)  # the token itself was refused; nothing to renew
         if challenge.scheme == "basic":
             if credentials is None or not credentials.username or not credentials.password:
                 raise _Abort(failure)

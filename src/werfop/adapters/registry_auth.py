@@ -94,7 +94,7 @@ def credential_fingerprint(credentials: Credentials | None) -> str:
     """
     if credentials is None:
         return "anonymous"
-    secret = credentials.password or credentials.identity_token or credentials.registry_token
+    secret = credentials.password or credentials.identity_token
     digest = hashlib.sha256(secret.value.encode()).hexdigest()[:32] if secret else "-"
     return f"{credentials.identity}#{digest}"
 

@@ -228,6 +228,6 @@ def _etag(tags: tuple[str, ...]) -> str:
 
 
 def _credential_key(credentials: Credentials) -> str:
-    secret = credentials.password or credentials.identity_token or credentials.registry_token
+    secret = credentials.password or credentials.identity_token
     value = secret.value if secret is not None else ""
     return credentials.identity + "#" + hashlib.sha256(value.encode()).hexdigest()

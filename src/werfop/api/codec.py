@@ -10,9 +10,7 @@ Must not: decide anything, or do I/O.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 import attrs
@@ -315,14 +313,18 @@ def meta_from_json(obj: dict[str, Any]) -> tuple[Meta | None, list[FieldProblem]
     )
 
 
+# A spec as the core sees it (None when it has problems) and its problems.
+SpecDecoding = tuple[BundleSpec | None, tuple[FieldProblem, ...]]
+
+
 def decode_bundle(
-    obj: dict[str, Any], *, status: BundleStatus | None = None
+    obj: dict[str, Any], *, spec: SpecDecoding | None = None
 ) -> tuple[Bundle | None, list[FieldProblem]]:
     """A WerfBundle object as the core sees it. Without usable metadata there is no
     bundle; with a bad spec, the bundle carries ``spec=None`` and the problems.
 
-    ``status``, when given, is taken as the decoding of ``obj["status"]`` instead of
-    decoding it: the caller vouches that it is (see ``round_trips``)."""
+    ``spec``, when given, is ``decode_spec(obj["spec"])`` as the caller already has it
+    (``runtime.decoded``: the same uid and generation)."""
     if not isinstance(obj, dict):
         return None, [FieldProblem(path="", message="must be an object")]
     meta, problems = meta_from_json(obj)
@@ -338,49 +340,18 @@ def decode_bundle(
                 message=f"must be {schema.GROUP}/{schema.VERSION} with kind {schema.KIND}",
             )
         ]
-    spec, found = _spec_of(obj.get("spec"))
-    problems = list(found)
-    if status is None:
-        status = decode_status(obj.get("status") or {})
-    return Bundle(meta=meta, spec=spec, status=status, spec_problems=tuple(problems)), problems
+    decoded, found = spec if spec is not None else decode_spec(obj.get("spec"))
+    status = decode_status(obj.get("status") or {})
+    bundle = Bundle(meta=meta, spec=decoded, status=status, spec_problems=found)
+    return bundle, list(found)
 
 
-# Types whose instances never change once built, down to their leaves (the in-memory
-# cluster's frozen dicts): a spec of such a type is memoised by identity, so a bundle
-# whose spec did not move since its last pass skips even the canonical JSON below.
-_IMMUTABLE_TYPES: set[type] = set()
-_SPECS_BY_IDENTITY: dict[int, tuple[Any, tuple[BundleSpec | None, tuple[FieldProblem, ...]]]] = {}
-_SPECS_BY_IDENTITY_MAX = 4096
-
-
-def trust_identity(cls: type) -> None:
-    """Declare that instances of ``cls`` never change once built, deeply (a read-only
-    ``dict`` subclass): ``decode_bundle`` may then memoise a spec by its identity. An
-    object that can change in place (a plain ``dict``) is always read by its content."""
-    _IMMUTABLE_TYPES.add(cls)
-
-
-def _spec_of(raw: Any) -> tuple[BundleSpec | None, tuple[FieldProblem, ...]]:
-    if type(raw) not in _IMMUTABLE_TYPES:
-        return _decode_spec(json.dumps(raw, sort_keys=True, default=str))
-    known = _SPECS_BY_IDENTITY.get(id(raw))
-    if known is not None and known[0] is raw:  # held below, so its id is not reused
-        return known[1]
-    decoded = _decode_spec(json.dumps(raw, sort_keys=True, default=str))
-    if len(_SPECS_BY_IDENTITY) >= _SPECS_BY_IDENTITY_MAX:
-        try:  # the oldest; another thread may be evicting too
-            del _SPECS_BY_IDENTITY[next(iter(_SPECS_BY_IDENTITY))]
-        except (KeyError, RuntimeError, StopIteration):
-            pass
-    _SPECS_BY_IDENTITY[id(raw)] = (raw, decoded)
-    return decoded
-
-
-@lru_cache(maxsize=4096)
-def _decode_spec(text: str) -> tuple[BundleSpec | None, tuple[FieldProblem, ...]]:
-    """Validation is the costliest part of a pass and a spec rarely changes: memoised on
-    the spec's canonical JSON (so equal specs share one frozen, hashable result)."""
-    spec_json, problems = validate_spec(json.loads(text))
+def decode_spec(raw: Any) -> SpecDecoding:
+    """A spec validated and defaulted against the schema, as the model, or its problems.
+    Validation is the costliest part of decoding: ``runtime.decoded`` keeps the result
+    while the object's generation stands."""
+    plain = json.loads(json.dumps(raw, default=str))  # a copy of plain JSON types
+    spec_json, problems = validate_spec(plain)
     return (spec_from_json(spec_json) if not problems else None), tuple(problems)
 
 
@@ -390,14 +361,6 @@ def _decode_spec(text: str) -> tuple[BundleSpec | None, tuple[FieldProblem, ...]
 def parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
-    return _parse_time(value)
-
-
-# A status carries a dozen times and is read and written at every pass, mostly the same
-# ones as the pass before: both conversions are memoised (strings and datetimes are
-# immutable, so sharing the results is safe).
-@lru_cache(maxsize=2048)
-def _parse_time(value: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -406,17 +369,6 @@ def _parse_time(value: str) -> datetime | None:
 
 
 def format_time(value: datetime) -> str:
-    if value.tzinfo is UTC:  # equal UTC datetimes always format alike
-        return _format_utc_time(value)
-    return _format_time(value)
-
-
-@lru_cache(maxsize=2048)
-def _format_utc_time(value: datetime) -> str:
-    return _format_time(value)
-
-
-def _format_time(value: datetime) -> str:
     text = value.astimezone(UTC).isoformat(timespec="milliseconds")
     text = text.replace("+00:00", "Z")
     return text.replace(".000Z", "Z")
@@ -462,10 +414,6 @@ def _encode(value: Any) -> Any:
         return format_time(value)
     table = _field_table(cls)
     if table is not None:
-        if cls.__hash__ is not None:  # frozen: the same value encodes alike every pass
-            flat = _flat_items(value)
-            if flat is not None:
-                return dict(flat)  # a new dict each time: callers may change theirs
         return _encode_fields(value, table)
     if isinstance(value, tuple):
         return [_encode(v) for v in value]
@@ -481,49 +429,9 @@ def _encode_fields(value: Any, table: tuple[tuple[str, str], ...]) -> dict[str, 
     return out
 
 
-@lru_cache(maxsize=2048)
-def _flat_items(value: Any) -> tuple[tuple[str, Any], ...] | None:
-    """The encoding of an attrs value whose fields are all scalars or times (a history
-    entry, a condition), as items; None for one with nested lists or objects. A status
-    carries ten history entries and its conditions, rewritten at every pass."""
-    table = _field_table(type(value))
-    assert table is not None
-    encoded = _encode_fields(value, table)
-    if any(isinstance(item, dict | list) for item in encoded.values()):
-        return None
-    return tuple(encoded.items())
-
-
-def encode_status(
-    status: BundleStatus, previous: tuple[BundleStatus, dict[str, Any]] | None = None
-) -> dict[str, Any]:
-    """The status as the API stores it: camelCase, RFC 3339 times, unset fields omitted.
-
-    ``previous`` is an earlier status and its encoding by this function: a field value
-    of an immutable type (a time, a tuple, a frozen attrs value) that is the same object
-    there takes its encoded form from there instead of encoding it again (a pass changes
-    a few fields and ``attrs.evolve`` keeps the rest). The result then shares those
-    parts with ``previous[1]``: neither document may be changed in place afterwards."""
-    if previous is None:
-        return _encode_fields(status, _STATUS_TABLE)
-    before, encoded = previous
-    out = {}
-    for name, key in _STATUS_TABLE:
-        item = getattr(status, name)
-        if item is None:
-            continue
-        cls = type(item)
-        if cls in _SCALARS:
-            out[key] = item
-        elif (
-            item is getattr(before, name)
-            and key in encoded
-            and (cls is tuple or cls is datetime or (cls.__hash__ is not None and attrs.has(cls)))
-        ):
-            out[key] = encoded[key]
-        else:
-            out[key] = _encode(item)
-    return out
+def encode_status(status: BundleStatus) -> dict[str, Any]:
+    """The status as the API stores it: camelCase, RFC 3339 times, unset fields omitted."""
+    return _encode_fields(status, _STATUS_TABLE)
 
 
 def decode_status(data: dict[str, Any]) -> BundleStatus:
@@ -548,80 +456,6 @@ def decode_status(data: dict[str, Any]) -> BundleStatus:
         return BundleStatus(**values)
     except (TypeError, ValueError):
         return BundleStatus()
-
-
-def round_trips(status: BundleStatus, trusted: BundleStatus | None = None) -> bool:
-    """Whether ``decode_status(encode_status(status))`` gives ``status`` back exactly:
-    equal field for field, with the same types (tuples, UTC times to the millisecond).
-    A caller that wrote ``status`` and read back an equal document may then reuse
-    ``status`` instead of decoding. ``trusted`` is a status already known to round-trip:
-    a field value that is the same object as its value there is not checked again
-    (``attrs.evolve`` keeps unchanged field objects). Conservative: a field or nested
-    class this check does not know answers False."""
-    if type(status) is not BundleStatus:
-        return False
-    for name, _ in _STATUS_TABLE:
-        value = getattr(status, name)
-        if trusted is not None and value is getattr(trusted, name):
-            continue
-        if not _field_round_trips(name, value):
-            return False
-    return True
-
-
-def _field_round_trips(name: str, value: Any) -> bool:
-    if value is None:  # omitted, so decoded as the default
-        return _STATUS_DEFAULTS.get(name, attrs.NOTHING) is None
-    if name in _STRING_FIELDS:  # a field this check does not know lands here: not a str
-        return type(value) is str
-    if name in _TIME_FIELDS:
-        return _is_exact_time(value)
-    if name in _INT_FIELDS:
-        return type(value) is int
-    if name == "conditions":
-        return type(value) is tuple and all(_nested_round_trips(c, Condition) for c in value)
-    if name == "version_history":
-        return type(value) is tuple and all(_nested_round_trips(e, HistoryEntry) for e in value)
-    if name == "selection":
-        return _nested_round_trips(value, SelectionStatus)
-    if name == "soak":
-        return _nested_round_trips(value, Soak)
-    return False
-
-
-def _is_exact_time(value: Any) -> bool:
-    """A time ``format_time`` writes without loss: UTC, whole milliseconds."""
-    return (
-        type(value) is datetime
-        and value.tzinfo is UTC
-        and value.microsecond % 1000 == 0
-        and not value.fold
-    )
-
-
-def _nested_round_trips(value: Any, cls: type) -> bool:
-    """``value`` is exactly a ``cls`` whose every field passes its check below."""
-    return (
-        _KNOWN_SHAPES[cls]
-        and type(value) is cls
-        and all(check(getattr(value, name)) for name, check in _NESTED_CHECKS[cls].items())
-    )
-
-
-def _is_str(value: Any) -> bool:
-    return type(value) is str
-
-
-def _is_int(value: Any) -> bool:
-    return type(value) is int
-
-
-def _rejections(value: Any) -> bool:
-    return (
-        _KNOWN_SHAPES[Rejection]
-        and type(value) is tuple
-        and all(_nested_round_trips(r, Rejection) for r in value)
-    )
 
 
 def _required_time(raw: Any) -> datetime:
@@ -655,25 +489,6 @@ def _history_entry(e: dict[str, Any]) -> HistoryEntry:
     )
 
 
-def _decode_entry(decode: Any, entry: Any) -> Any:
-    """``decode(entry)``, memoised for an entry of strings and integers only (a history
-    entry, a condition): the same ones come back at every pass. Other entries (and
-    ones that do not decode: errors are not memoised) are decoded every time."""
-    if type(entry) is not dict and not isinstance(entry, dict):
-        return decode(entry)
-    items = tuple(entry.items())
-    for _, value in items:
-        kind = type(value)
-        if kind is not str and kind is not int:
-            return decode(entry)
-    return _decode_items(decode, items)
-
-
-@lru_cache(maxsize=2048)
-def _decode_items(decode: Any, items: tuple[tuple[str, Any], ...]) -> Any:
-    return decode(dict(items))
-
-
 _TIME_FIELDS = frozenset(
     {
         "last_sync_time",
@@ -700,41 +515,6 @@ _STATUS_NAMES = {key: name for name, key in _STATUS_TABLE}
 _STRING_FIELDS = frozenset(
     name for name in _STATUS_FIELDS if name not in _TIME_FIELDS | _INT_FIELDS | _NESTED_FIELDS
 )
-_STATUS_DEFAULTS = {field.name: field.default for field in attrs.fields(BundleStatus)}
-# What each field of a nested status class must be to survive encode then decode
-# exactly (the decoders above). A class that gained or lost a field since is never
-# trusted to round-trip: its fields no longer match this table's.
-_NESTED_CHECKS: dict[type, dict[str, Callable[[Any], bool]]] = {
-    Condition: {
-        "type": _is_str,
-        "status": _is_str,
-        "reason": _is_str,
-        "message": _is_str,
-        "last_transition_time": _is_exact_time,
-        "observed_generation": _is_int,
-    },
-    HistoryEntry: {
-        "tag": _is_str,
-        "digest": _is_str,
-        "values_hash": _is_str,
-        "job_name": _is_str,
-        "attempt": _is_int,
-        "started_at": _is_exact_time,
-        "finished_at": lambda value: value is None or _is_exact_time(value),
-        "result": _is_str,
-    },
-    SelectionStatus: {
-        "selected": lambda value: value is None or _is_str(value),
-        "considered": _is_int,
-        "rejected": _rejections,
-    },
-    Rejection: {"tag": _is_str, "reason": _is_str},
-    Soak: {"tag": _is_str, "digest": _is_str, "since": _is_exact_time},
-}
-_KNOWN_SHAPES = {
-    cls: {field.name for field in attrs.fields(cls)} == set(checks)
-    for cls, checks in _NESTED_CHECKS.items()
-}
 
 
 def _decode_status_field(name: str, raw: Any) -> Any:
@@ -743,9 +523,9 @@ def _decode_status_field(name: str, raw: Any) -> Any:
     if name in _INT_FIELDS:
         return int(raw)
     if name == "conditions":
-        return tuple(_decode_entry(_condition, c) for c in raw)
+        return tuple(_condition(c) for c in raw)
     if name == "version_history":
-        return tuple(_decode_entry(_history_entry, e) for e in raw)
+        return tuple(_history_entry(e) for e in raw)
     if name == "selection":
         return SelectionStatus(
             selected=raw.get("selected"),
@@ -834,14 +614,13 @@ def _true(condition: dict[str, Any] | None) -> bool:
 __all__ = [
     "decode_bundle",
     "decode_job",
+    "decode_spec",
     "decode_status",
     "encode_status",
     "format_duration",
     "format_time",
     "parse_time",
-    "round_trips",
     "spec_from_json",
-    "trust_identity",
     "validate",
     "validate_spec",
 ]

@@ -183,8 +183,7 @@ def docker_config_json(credentials: Credentials | None, host: str) -> Sensitive:
     """The docker ``config.json`` (``{"auths": {host: {...}}}``) that gives werf these
     credentials for ``host``: ``identitytoken`` or ``auth`` (base64 ``user:password``),
     the two forms werf's registry client reads; Docker Hub hosts are also written under
-    docker's own key. A ``registry_token`` (never read from a Secret) is not written:
-    werf would ignore it. Deterministic (sorted keys), so its hash changes only when the
+    docker's own key. Deterministic (sorted keys), so its hash changes only when the
     credentials do.
     """
     entry: dict[str, str] = {}

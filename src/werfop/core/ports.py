@@ -36,14 +36,14 @@ class SleepingClock(Clock, Protocol):
 class Credentials:
     """Registry credentials in plain values (read from a Secret by the runtime).
 
-    Exactly one way is used: username+password, an identity (refresh) token, or a
-    registry (bearer) token. Values are ``Sensitive`` so reprs never show them.
+    Exactly one way is used: username+password or an identity (refresh) token, the two
+    werf's registry client uses (``werfop.api.credentials``). Values are ``Sensitive`` so
+    reprs never show them.
     """
 
     username: str | None = None
     password: Sensitive | None = None
     identity_token: Sensitive | None = None
-    registry_token: Sensitive | None = None
 
     @property
     def identity(self) -> str:
@@ -52,8 +52,6 @@ class Credentials:
             return f"user:{self.username}"
         if self.identity_token is not None:
             return "identity-token"
-        if self.registry_token is not None:
-            return "registry-token"
         return "anonymous"
 
 

@@ -106,9 +106,7 @@ def build(
         allow_cross_namespace=options.allow_cross_namespace,
         pacer=PollPacer(minimum=options.pacer_minimum),
     )
-    executor = Executor(
-        cluster, clock, listeners.after_action, status_written=observer.status_written
-    )
+    executor = Executor(cluster, clock, listeners.after_action)
     controller = Controller(
         cluster,
         clock,

@@ -81,7 +81,6 @@ class PlanExecutor(Protocol):
     """What performs a plan: ``runtime.executor.Executor``, or a failpoint around it."""
 
     def execute(self, plan: Plan) -> None: ...
-    def forget(self, namespace: str, name: str) -> None: ...
 
 
 @attrs.frozen(kw_only=True)
@@ -244,7 +243,6 @@ class Controller:
         except NotFoundError:
             self.queue.remove(key)
             self.observer.forget(key)
-            self.executor.forget(namespace, name)
             if self.hooks.metrics is not None:
                 self.hooks.metrics.forget(key)
             return Success(None)

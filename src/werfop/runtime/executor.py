@@ -4,9 +4,7 @@ Role: the only code that performs what the core decided. Every action is idempot
 here: creating what exists (deterministic names) and deleting what is gone are
 successes. Our own writes move the bundle's resourceVersion; the executor carries the
 new version to the plan's later writes, and a conflict from anyone else stops the plan
-(the runtime re-reads and decides again). After a status write it hands the status,
-the document sent and the API's answer to ``status_written`` (the observer reuses the
-status on the next pass when the answer shows the object is the one we wrote).
+(the runtime re-reads and decides again).
 Must not: decide anything, or log a Secret's content (actions carry ``Sensitive``).
 """
 
@@ -30,12 +28,9 @@ from werfop.core.actions import (
     WriteStatus,
 )
 from werfop.core.errors import AlreadyExistsError, NotFoundError, WerfopError
-from werfop.core.model import BundleStatus
 from werfop.core.ports import Clock, ClusterPort
 
 ActionHook = Callable[[Action], None]
-# (the status written, the document sent, the API's answer): see Observer.status_written
-StatusHook = Callable[[BundleStatus, dict[str, Any], dict[str, Any]], None]
 
 
 class Executor:
@@ -44,20 +39,10 @@ class Executor:
         cluster: ClusterPort,
         clock: Clock,
         after_action: ActionHook | None = None,
-        *,
-        status_written: StatusHook | None = None,
     ):
         self.cluster = cluster
         self.clock = clock
         self.after_action = after_action  # tests crash the runtime here
-        self.status_written = status_written
-        # (namespace, name) -> the bundle's last status and its encoding: the next
-        # encoding reuses the parts of the fields that did not change (one per bundle)
-        self._encoded: dict[tuple[str, str], tuple[BundleStatus, dict[str, Any]]] = {}
-
-    def forget(self, namespace: str, name: str) -> None:
-        """The bundle is gone: drop what is kept for it."""
-        self._encoded.pop((namespace, name), None)
 
     def execute(self, plan: Plan) -> None:
         """Run the plan's actions in order; the first error propagates (ports raise the
@@ -81,17 +66,13 @@ class Executor:
                 versions[key] = updated["metadata"]["resourceVersion"]
             case WriteStatus():
                 key = (action.namespace, action.name)
-                sent = encode_status(action.status, self._encoded.get(key))
-                self._encoded[key] = (action.status, sent)
                 updated = self.cluster.replace_bundle_status(
                     action.namespace,
                     action.name,
                     versions.get(key, action.resource_version),
-                    sent,
+                    encode_status(action.status),
                 )
                 versions[key] = updated["metadata"]["resourceVersion"]
-                if self.status_written is not None:
-                    self.status_written(action.status, sent, updated)
             case CreateJob():
                 self._create_job(action)
             case DeleteJob():

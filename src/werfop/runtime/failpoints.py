@@ -68,6 +68,3 @@ class DieAfterAction:
                 logging.shutdown()
                 os._exit(137)
         self.inner.execute(plan)
-
-    def forget(self, namespace: str, name: str) -> None:
-        self.inner.forget(namespace, name)

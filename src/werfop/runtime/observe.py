@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 import yaml
 
-from werfop.api.codec import decode_bundle, decode_job, parse_time, round_trips
+from werfop.api.codec import decode_job, parse_time
 from werfop.api.credentials import credentials_from_secret, docker_config_json
 from werfop.api.values import load_values
 from werfop.core import jobspec, names
@@ -46,6 +46,7 @@ from werfop.core.ports import Clock, ClusterPort, Credentials, Repository, TagLi
 from werfop.core.validation import policy_for
 from werfop.core.values import merge_all, values_hash
 from werfop.core.versions import select
+from werfop.runtime.decoded import Decoded
 from werfop.runtime.pacer import PollPacer
 from werfop.runtime.registry_economy import SharedRegistry
 
@@ -101,19 +102,18 @@ class Observer:
         self._log_scans: dict[str, tuple[str, datetime, tuple[LogMap, ...]]] = {}
         # bundle key -> the values its last pass parsed and hashed (see ``_values``)
         self._values_memo: dict[str, _ValuesMemo] = {}
-        # bundle key -> its Jobs as last listed and decoded (see ``_listed_jobs``)
-        self._listed: dict[str, _ListedJobs] = {}
-        # bundle key -> (uid, resourceVersion, status) of our last status write whose
-        # stored document is known to decode back to that status (``status_written``)
-        self._written: dict[str, tuple[str, str, BundleStatus]] = {}
+        # bundles and their Jobs as last decoded, by (uid, resourceVersion)
+        self.decoded = Decoded()
         # bundle key -> its poll record after its last pass: quiet polls are not
         # written to the status, so this is newer than the status's own poll fields
         self._polls: dict[str, _KeptPolls] = {}
 
     def observe(self, raw: dict[str, Any], now: datetime) -> Observation:
-        bundle, problems = decode_bundle(raw, status=self._written_status(raw))
+        metadata = raw.get("metadata") if isinstance(raw, dict) else None
+        key = f"{metadata.get('namespace')}/{metadata.get('name')}" if metadata else ""
+        bundle, problems = self.decoded.bundle(key, raw)
         if bundle is None:
-            return Observation(bundle=None, problems=tuple(problems))
+            return Observation(bundle=None, problems=problems)
         kept = self._polls.get(bundle.meta.key)
         status = bundle.status
         if kept is not None and kept.uid == bundle.meta.uid:
@@ -122,7 +122,7 @@ class Observer:
         spec = bundle.spec
         if spec is None or bundle.meta.deletion_timestamp is not None:
             bundle = attrs.evolve(bundle, status=status, jobs=jobs)
-            return Observation(bundle=bundle, problems=tuple(problems))
+            return Observation(bundle=bundle, problems=problems)
         self.forget_inputs(bundle.meta.key)
         inputs, credentials = self._inputs(bundle.meta, spec)
         bundle = attrs.evolve(  # one new bundle for all that was read (a pass's hot path)
@@ -167,50 +167,6 @@ class Observer:
         if kept is None or kept.uid != uid or kept.record != record:
             self._polls[key] = _KeptPolls(uid=uid, record=record)
 
-    def status_written(
-        self, status: BundleStatus, sent: dict[str, Any], response: dict[str, Any]
-    ) -> None:
-        """Our write of ``status`` (encoded as ``sent``) was answered with ``response``.
-
-        The API server guarantees that an object read later at the same uid and
-        resourceVersion is the one in the response; when the response's status equals
-        what we sent and ``status`` survives encoding unchanged (``round_trips``), such
-        a read decodes to ``status`` itself, so the next pass takes it without decoding
-        (a pass writes the status nearly every time, and decoding it was a tenth of a
-        pass). Anything else (a status someone else wrote, a newer version, a different
-        object of the same name) does not match and is decoded. One entry per bundle.
-        """
-        metadata = response.get("metadata") or {}
-        key = f"{metadata.get('namespace')}/{metadata.get('name')}"
-        uid = metadata.get("uid")
-        version = metadata.get("resourceVersion")
-        previous = self._written.get(key)
-        if (
-            isinstance(uid, str)
-            and uid
-            and isinstance(version, str)
-            and version
-            and response.get("status") == sent
-            and round_trips(status, previous[2] if previous is not None else None)
-        ):
-            self._written[key] = (uid, version, status)
-        else:
-            self._written.pop(key, None)
-
-    def _written_status(self, raw: Any) -> BundleStatus | None:
-        """Our own last written status, when ``raw`` is the object that write produced."""
-        metadata = raw.get("metadata") if isinstance(raw, dict) else None
-        if not isinstance(metadata, dict):
-            return None
-        entry = self._written.get(f"{metadata.get('namespace')}/{metadata.get('name')}")
-        if (
-            entry is None
-            or entry[0] != metadata.get("uid")
-            or entry[1] != metadata.get("resourceVersion")
-        ):
-            return None
-        return entry[2]
-
     def _follow(self, key: str, cache_key: tuple[str, str, bool]) -> None:
         previous = self._following.get(key)
         if previous is not None and previous != cache_key:
@@ -226,8 +182,7 @@ class Observer:
         self.changed_meta.pop(key, None)
         self._following.pop(key, None)
         self._values_memo.pop(key, None)
-        self._listed.pop(key, None)
-        self._written.pop(key, None)
+        self.decoded.forget(key)
         self._polls.pop(key, None)
         self._log_scans.pop(key, None)
         if self.pacer is not None:
@@ -270,7 +225,7 @@ class Observer:
 
     def _jobs(self, bundle: Bundle) -> tuple[JobObservation, ...]:
         selector = f"{jobspec.LABEL_BUNDLE_UID}={jobspec.label_value(bundle.meta.uid)}"
-        listed = self._listed_jobs(bundle.meta.key, self.cluster.list_jobs(selector))
+        listed = self.decoded.jobs(bundle.meta.key, self.cluster.list_jobs(selector))
         status = bundle.status
         active = (status.active_job_namespace or "", status.active_job_name or "")
         if status.active_job_name and active not in listed.places:
@@ -282,46 +237,6 @@ class Observer:
                 jobs[active] = job
                 return tuple(sorted(jobs.values(), key=lambda j: (j.namespace, j.name)))
         return listed.jobs
-
-    def _listed_jobs(self, key: str, raws: list[dict[str, Any]]) -> _ListedJobs:
-        """The listed Jobs decoded, sorted by (namespace, name).
-
-        A bundle keeps its finished Jobs for ``logRetentionDays`` and every pass lists
-        them all, so decoding is memoised on what the API server guarantees: an object
-        with the same uid and resourceVersion has the same content. Only the Jobs of the
-        bundle's last listing are kept. Objects without both (never from a real API
-        server) are decoded every time.
-        """
-        previous = self._listed.get(key)
-        found = []
-        cacheable = True
-        for raw in raws:
-            metadata = raw.get("metadata") or {}
-            version = (metadata.get("uid"), metadata.get("resourceVersion"))
-            cacheable = cacheable and bool(version[0] and version[1])
-            found.append(version)
-        versions = tuple(found)
-        if cacheable and previous is not None and previous.versions == versions:
-            return previous
-        known = previous.decoded if previous is not None else {}
-        decoded: dict[tuple[Any, Any], JobObservation | None] = {}
-        jobs: dict[tuple[str, str], JobObservation] = {}
-        for raw, version in zip(raws, versions, strict=True):
-            job = known[version] if cacheable and version in known else decode_job(raw)
-            decoded[version] = job
-            if job is not None:
-                jobs[(job.namespace, job.name)] = job
-        listed = _ListedJobs(
-            versions=versions,
-            decoded=decoded,
-            jobs=tuple(sorted(jobs.values(), key=lambda j: (j.namespace, j.name))),
-            places=frozenset(jobs),
-        )
-        if cacheable:
-            self._listed[key] = listed
-        else:
-            self._listed.pop(key, None)
-        return listed
 
     def _with_logs(
         self, status: BundleStatus, jobs: tuple[JobObservation, ...]
@@ -508,7 +423,7 @@ class Observer:
         if isinstance(found, FieldProblem):
             problems.append(found)
             return None, None
-        for value in (found.password, found.identity_token, found.registry_token):
+        for value in (found.password, found.identity_token):
             if value is not None:
                 secrets.append(value)
         return found, docker_config_json(found, spec.registry.host)
@@ -670,8 +585,9 @@ class Observer:
 @attrs.define(kw_only=True, eq=False)
 class _KeptPolls:
     """A bundle's poll record, and the last status it was laid onto with the result:
-    the status read back is most often the same object pass after pass (the status
-    write memo), and laying the record onto it again would build an equal status."""
+    the status read back is the same object pass after pass while the bundle's
+    resourceVersion stands (``runtime.decoded``), and laying the record onto it again
+    would build an equal status."""
 
     uid: str
     record: PollRecord
@@ -694,17 +610,6 @@ class _ValuesMemo:
     inline: tuple[str, dict[str, Any], ValuesFile | None] = attrs.field(repr=False)
     hash_key: tuple[str, tuple[str, ...], str] = attrs.field(repr=False)
     digest: str = attrs.field(default="", repr=False)
-
-
-@attrs.frozen(kw_only=True)
-class _ListedJobs:
-    """One listing of a bundle's Jobs: the (uid, resourceVersion) of each listed object
-    in order, their decodings (None: not a werfop Job) and the result."""
-
-    versions: tuple[tuple[Any, Any], ...]
-    decoded: dict[tuple[Any, Any], JobObservation | None] = attrs.field(eq=False)
-    jobs: tuple[JobObservation, ...]
-    places: frozenset[tuple[str, str]]
 
 
 def _asked_to_poll(bundle: Bundle) -> bool:

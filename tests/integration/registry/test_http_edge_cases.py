@@ -22,6 +22,7 @@ from support.registry.clock import ManualClock
 from support.registry.fixtures import FAST_LIMITS
 from support.registry.raw_server import RawHttpServer, http_response
 from werfop.adapters.registry import MANIFEST_MEDIA_TYPES, HttpxRegistry, RegistryLimits
+from werfop.adapters.registry_auth import basic_authorization
 from werfop.core.model import RegistryUnavailable, Sensitive
 from werfop.core.ports import Credentials, DigestAnswer, Repository, TagListing
 
@@ -396,15 +397,20 @@ def test_credentials_are_not_forwarded_on_a_redirect_to_another_origin(
     other.start()
     try:
         other.expect_request("/tags").respond_with_response(tag_page("a"))
-        httpserver.expect_request(TAGS_PATH).respond_with_response(
-            Response(status=302, headers={"Location": other.url_for("/tags")})
-        )
-        credentials = Credentials(registry_token=Sensitive("redirect-canary-token"))
+
+        def challenge_then_redirect(request: Request) -> Response:
+            if request.headers.get("Authorization") is None:
+                return Response(status=401, headers={"WWW-Authenticate": 'Basic realm="r"'})
+            return Response(status=302, headers={"Location": other.url_for("/tags")})
+
+        httpserver.expect_request(TAGS_PATH).respond_with_handler(challenge_then_redirect)
+        credentials = Credentials(username="u", password=Sensitive("redirect-canary-password"))
 
         answer = httpx_registry.list_tags(repo_at(httpserver, credentials=credentials))
 
-        assert TagListing(tags=("a",), requests=2) == answer
-        assert "Bearer redirect-canary-token" == httpserver.log[0][0].headers.get("Authorization")
+        assert TagListing(tags=("a",), requests=3) == answer
+        sent = httpserver.log[1][0].headers.get("Authorization")
+        assert basic_authorization("u", Sensitive("redirect-canary-password")) == sent
         assert None is other.log[0][0].headers.get("Authorization")
     finally:
         other.stop()

@@ -67,7 +67,6 @@ def test_no_secret_appears_in_failures_reprs_or_logs(
     reader = Credentials(username=READER, password=Sensitive(CANARIES["reader_password"]))
     identity = Credentials(identity_token=Sensitive(CANARIES["identity_token"]))
     bogus_identity = Credentials(identity_token=Sensitive(CANARIES["wrong_password"]))
-    registry_token = Credentials(registry_token=Sensitive(CANARIES["registry_token"]))
     httpserver.expect_request("/v2/team/app/tags/list").respond_with_handler(echo_authorization)
     httpserver.expect_request("/v2/team/app/manifests/1.0.0").respond_with_handler(
         echo_authorization
@@ -78,7 +77,7 @@ def test_no_secret_appears_in_failures_reprs_or_logs(
         raise ValueError(f"leaky {request.headers.get('Authorization')}")
 
     def broken_pipe(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError(f"refused {CANARIES['registry_token']}", request=request)
+        raise httpx.ConnectError(f"refused {CANARIES['identity_token']}", request=request)
 
     answers: list[object] = []
     for registry, credentials in [
@@ -88,7 +87,6 @@ def test_no_secret_appears_in_failures_reprs_or_logs(
         (token_registry, wrong),
         (token_registry, bogus_identity),
         (token_registry, identity),
-        (token_registry, registry_token),
     ]:
         repository = registry.repository(repo_name, credentials=credentials)
         answers += [
@@ -96,7 +94,7 @@ def test_no_secret_appears_in_failures_reprs_or_logs(
             httpx_registry.resolve_digest(repository, "no-such-tag"),
             repository,
         ]
-    for credentials in (reader, registry_token, identity):
+    for credentials in (reader, identity):
         repository = Repository(url=hostile, insecure=True, credentials=credentials)
         answers += [
             httpx_registry.list_tags(repository),

@@ -221,36 +221,6 @@ def test_identity_token_is_exchanged_with_a_refresh_token_grant(
     assert ("POST", "refresh_token", READER) == (last.method, last.grant_type, last.username)
 
 
-def test_registry_token_is_sent_as_bearer_without_a_token_service_round_trip(
-    token_registry: RunningRegistry, httpx_registry: HttpxRegistry, repo_name: str
-) -> None:
-    token_registry.pusher.push_chart(repo_name, "1.0.0")
-    server = token_registry.token_server
-    assert server is not None
-    token = server.issue(READER, [{"type": "repository", "name": repo_name, "actions": ["pull"]}])
-    before = server.token_requests()
-
-    answer = httpx_registry.list_tags(
-        token_registry.repository(
-            repo_name, credentials=Credentials(registry_token=Sensitive(token))
-        )
-    )
-
-    assert TagListing(tags=("1.0.0",), requests=1) == answer
-    assert before == server.token_requests()
-
-
-def test_rejected_registry_token_is_unauthorized_without_retrying(
-    token_registry: RunningRegistry, httpx_registry: HttpxRegistry, repo_name: str
-) -> None:
-    credentials = Credentials(registry_token=Sensitive(CANARIES["registry_token"]))
-
-    answer = httpx_registry.list_tags(token_registry.repository(repo_name, credentials=credentials))
-
-    assert isinstance(answer, RegistryUnavailable)
-    assert ("Unauthorized", 401) == (answer.reason, answer.status_code)
-
-
 def test_tokens_are_not_shared_between_different_credentials(
     token_registry: RunningRegistry, httpx_registry: HttpxRegistry, repo_name: str
 ) -> None:

@@ -39,7 +39,6 @@ CANARIES = {
     "pusher_password": "canary-push-pw-7f3a91c2",
     "reader_password": "canary-read-pw-52be0d14",
     "identity_token": "canary-identity-token-9c0e6b7d",
-    "registry_token": "canary-registry-token-e41f8a36",
     "wrong_password": "canary-wrong-pw-0a8d5e2f",
 }
 READER = "reader"
