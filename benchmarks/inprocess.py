@@ -20,9 +20,8 @@ import scenarios
 from werfop.adapters.memory import ManualClock, MemoryCluster
 from werfop.adapters.scripted_registry import ScriptedRegistry
 from werfop.core.timeline import Entry
+from werfop.runtime import bootstrap
 from werfop.runtime.controller import Controller
-from werfop.runtime.pacer import PollPacer
-from werfop.runtime.registry_economy import RegistryEconomy
 
 
 class CountingRegistry:
@@ -104,12 +103,15 @@ class InProcess:
                     self.polls[int((moment - self.start).total_seconds())] += 1
 
     def _new_controller(self) -> Controller:
-        economy = RegistryEconomy(self.registry, self.clock)  # type: ignore[arg-type]
         # Unpaced: a pacer whose room no herd fills (jitter alone, for comparison).
-        pacer = PollPacer() if self.paced else PollPacer(minimum=10**9)
-        controller = Controller(
-            self.cluster, economy, self.clock, on_timeline=self._record, pacer=pacer
-        )
+        options = bootstrap.Options() if self.paced else bootstrap.Options(pacer_minimum=10**9)
+        controller = bootstrap.build(
+            options,
+            self.cluster,
+            self.registry,  # type: ignore[arg-type]
+            self.clock,
+            bootstrap.Listeners(on_timeline=self._record),
+        ).controller
         self.cluster.listeners.append(controller.on_event)
         return controller
 

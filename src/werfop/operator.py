@@ -1,8 +1,10 @@
 """``werfop run``: the in-cluster operator, wired from the real adapters.
 
-Role: build ``KubernetesApi``, ``HttpxRegistry`` (behind the registry economy),
-``SystemClock``, the ``Controller`` (the same one the simulator runs), informers,
-workers, optional leader election, the HTTP endpoints and signal handling.
+Role: build the adapters (``KubernetesApi``, ``HttpxRegistry``, ``SystemClock``), hand
+them to ``runtime.bootstrap.build`` (the same runtime the simulator runs, with the
+operator's options: worker threads, metrics, contained bugs, ``WERFOP_FAILPOINT``), and
+serve it: the watch, workers, optional leader election, the HTTP endpoints and signal
+handling.
 SIGTERM/SIGINT: stop taking work, let in-flight passes finish (at most ~8 s), release
 the Lease, exit 0 within 10 s.
 """
@@ -17,20 +19,22 @@ import socket
 import sys
 import threading
 import time
+from datetime import datetime, timedelta
 
 from werfop.adapters.clock import SystemClock
 from werfop.adapters.kubernetes import KubernetesApi, every
 from werfop.adapters.registry import HttpxRegistry
 from werfop.core.errors import WerfopError
+from werfop.core.model import FieldProblem
 from werfop.core.ports import Watch
+from werfop.core.timeline import Entry
 from werfop.kubeconfig import ConfigurationError, connect
-from werfop.runtime import failpoints, logs
-from werfop.runtime.controller import Controller
+from werfop.runtime import bootstrap, logs
 from werfop.runtime.hooks import RegistryHook
 from werfop.runtime.http import Endpoints
 from werfop.runtime.leader import LeaderElector
-from werfop.runtime.metrics import CountingRegistry, Metrics
-from werfop.runtime.registry_economy import RegistryEconomy, RequestBudget
+from werfop.runtime.metrics import Metrics
+from werfop.runtime.registry_economy import RequestBudget
 from werfop.runtime.workers import LockedQueue, Workers
 
 log = logging.getLogger("werfop.operator")
@@ -150,6 +154,7 @@ def _pod_namespace() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Parse the options, build the adapters and the runtime, serve until a signal."""
     from werfop.core.durations import parse_duration
 
     if args.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -165,169 +170,196 @@ def run(args: argparse.Namespace) -> int:
         return 2
     clock = SystemClock()
     try:
-        api_client = _api_client(args.kubeconfig)
+        cluster = KubernetesApi(
+            _api_client(args.kubeconfig),
+            namespaces=args.namespace,
+            label_selector=args.label_selector,
+            watch_read_timeout=args.watch_timeout,
+        )
     except StartupError as error:
         log.error(str(error))
         return 2
-    cluster = KubernetesApi(
-        api_client,
-        namespaces=args.namespace,
-        label_selector=args.label_selector,
-        watch_read_timeout=args.watch_timeout,
-    )
-    queue = LockedQueue()
-    metrics = Metrics(queue)
-    failpoint = os.environ.get("WERFOP_FAILPOINT", "")
-    upstream: object = CountingRegistry(HttpxRegistry(clock=clock), metrics)
-    if failpoint == "registry":
-        upstream = failpoints.DieDuringCalls(upstream)
-    registry = RegistryEconomy(
-        upstream,  # type: ignore[arg-type]
-        clock,
-        budget=RequestBudget(rate=args.registry_rps, burst=max(1.0, args.registry_rps)),
-    )
-
-    def timeline(key: str, moment, occurrences) -> None:  # type: ignore[no-untyped-def]
-        for occurrence in occurrences:
-            log.info(occurrence.type, extra={"bundle": key, **dict(occurrence.fields)})
-
-    def problems(key: str, found) -> None:  # type: ignore[no-untyped-def]
-        log.error(
-            "unreadable object",
-            extra={"bundle": key, "problems": "; ".join(f"{p.path}: {p.message}" for p in found)},
-        )
-
-    controller = Controller(
+    registry = HttpxRegistry(clock=clock)
+    runtime = bootstrap.build(
+        _options(args),
         cluster,
         registry,
         clock,
-        queue=queue,
-        on_timeline=timeline,
-        on_problems=problems,
-        after_action=failpoints.after_action(failpoint),
-        allow_cross_namespace=not args.no_cross_namespace,
-        contain_bugs=True,
-        metrics=metrics,
+        bootstrap.Listeners(on_timeline=_log_timeline, on_problems=_log_problems),
     )
-    stop = threading.Event()
-    threads: list[threading.Thread] = []
-    watch: Watch | None = None
-    elector: LeaderElector | None = None
+    try:  # listen first: a port in use ends the start-up before anything else runs
+        operator = _Operator(args, cluster, runtime, clock)
+    except OSError as error:
+        log.error(f"cannot listen: {error.strerror}", extra={"addresses": _addresses(args)})
+        return 1
+    if operator.serve(resync):  # every pass finished: nothing uses the registry client
+        registry.close()
+    return 0
 
-    def synced() -> bool:
-        return watch is not None and watch.synced()
 
-    def healthy() -> tuple[bool, str]:
-        alive = all(t.is_alive() for t in threads) and (watch is None or watch.alive())
+def _options(args: argparse.Namespace) -> bootstrap.Options:
+    return bootstrap.Options(
+        threaded=True,
+        metrics=True,
+        contain_bugs=True,
+        allow_cross_namespace=not args.no_cross_namespace,
+        watch_secrets=args.watch_labelled_secrets,
+        registry_budget=RequestBudget(rate=args.registry_rps, burst=max(1.0, args.registry_rps)),
+        failpoint=os.environ.get("WERFOP_FAILPOINT", ""),
+    )
+
+
+def _log_timeline(key: str, moment: datetime, occurrences: tuple[Entry, ...]) -> None:
+    for occurrence in occurrences:
+        log.info(occurrence.type, extra={"bundle": key, **dict(occurrence.fields)})
+
+
+def _log_problems(key: str, found: tuple[FieldProblem, ...]) -> None:
+    log.error(
+        "unreadable object",
+        extra={"bundle": key, "problems": "; ".join(f"{p.path}: {p.message}" for p in found)},
+    )
+
+
+class _Operator:
+    """The process around the runtime: its endpoints, the watch, the workers, leader
+    election, the resync, and the signals that end it."""
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        cluster: KubernetesApi,
+        runtime: bootstrap.Runtime,
+        clock: SystemClock,
+    ) -> None:
+        self.args = args
+        self.cluster = cluster
+        self.runtime = runtime
+        assert runtime.metrics is not None  # Options(metrics=True)
+        self.metrics: Metrics = runtime.metrics
+        self.stop = threading.Event()
+        self.started = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.watch: Watch | None = None
+        self.elector: LeaderElector | None = None
+        assert isinstance(runtime.queue, LockedQueue)  # Options(threaded=True)
+        self.workers = Workers(runtime.controller, runtime.queue, clock, args.workers)
+        hook = None
+        if args.webhook_secret:
+            hook = RegistryHook(
+                _secret_reader(cluster, args.webhook_secret), runtime.controller.registry_pushed
+            )
+        self.endpoints = [
+            Endpoints(args.health_addr, healthy=self.healthy, ready=self.ready, hook=hook)
+        ]
+        if args.metrics_addr not in ("0", ""):
+            self.endpoints.append(
+                Endpoints(
+                    args.metrics_addr,
+                    healthy=self.healthy,
+                    ready=self.ready,
+                    registry=self.metrics.registry,
+                )
+            )
+
+    def synced(self) -> bool:
+        return self.watch is not None and self.watch.synced()
+
+    def healthy(self) -> tuple[bool, str]:
+        alive = all(t.is_alive() for t in self.threads) and (
+            self.watch is None or self.watch.alive()
+        )
         return (alive, "ok" if alive else "a background thread died")
 
-    def ready() -> tuple[bool, str]:
-        if not synced():
+    def ready(self) -> tuple[bool, str]:
+        if not self.synced():
             return False, "caches are not synced"
+        elector = self.elector
         if elector is None or elector.leading.is_set():
             return True, "leading"
         return (elector.healthy, "standby" if elector.healthy else "cannot reach the Lease")
 
-    # Listen first: a port in use ends the start-up before anything else runs.
-    hook = None
-    if args.webhook_secret:
-        hook = RegistryHook(
-            _secret_reader(cluster, args.webhook_secret), controller.registry_pushed
-        )
-    try:
-        endpoints = [Endpoints(args.health_addr, healthy=healthy, ready=ready, hook=hook)]
-        if args.metrics_addr not in ("0", ""):
-            endpoints.append(
-                Endpoints(
-                    args.metrics_addr, healthy=healthy, ready=ready, registry=metrics.registry
-                )
-            )
-    except OSError as error:
-        log.error(f"cannot listen: {error.strerror}", extra={"addresses": _addresses(args)})
-        stop.set()
-        return 1
-    # the readiness and health checks read this name
-    watch = cluster.watch(controller.on_event, secrets=args.watch_labelled_secrets)
+    def start_working(self) -> None:
+        if not self.started.is_set():
+            self.started.set()
+            self.runtime.controller.resync()
+            self.workers.start()
 
-    workers = Workers(controller, queue, clock, args.workers)
-    started = threading.Event()
-
-    def start_working() -> None:
-        if not started.is_set():
-            started.set()
-            controller.resync()
-            workers.start()
-
-    def lost() -> None:
+    def lost(self) -> None:
         log.error("leadership lost: exiting so that a fresh process can stand by")
-        stop.set()
+        self.stop.set()
 
-    if not args.leader_elect:
-        metrics.watch_leader(lambda: True)  # the only replica: it does the work
-    else:
-        identity = f"{socket.gethostname()}_{os.getpid()}"
-        elector = LeaderElector(
-            cluster,
-            args.leader_election_namespace or _pod_namespace(),
-            args.leader_election_id,
-            identity,
-            on_started=start_working,
-            on_stopped=lost,
-            lease_duration=args.leader_elect_lease_duration,
-            renew_deadline=args.leader_elect_renew_deadline,
-            retry_period=args.leader_elect_retry_period,
-        )
-        metrics.watch_leader(elector.leading.is_set)
-        thread = threading.Thread(target=elector.run, args=(stop,), name="leader", daemon=True)
-        thread.start()
-        threads.append(thread)
-
-    for endpoint in endpoints:
-        endpoint.start()
-
-    def on_signal(signum: int, _frame: object) -> None:
+    def on_signal(self, signum: int, _frame: object) -> None:
         log.info("shutting down", extra={"signal": signal.Signals(signum).name})
-        stop.set()
+        self.stop.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    def resync_if_working(self) -> None:
+        if self.started.is_set():
+            self.runtime.controller.resync()
 
-    if elector is None:
-        while not synced() and not stop.wait(0.1):
+    def serve(self, resync: timedelta) -> bool:
+        """Run until a signal (or a lost leadership), then shut down within the budget.
+        True when every pass in flight finished."""
+        args = self.args
+        self.watch = self.runtime.watch()  # the readiness and health checks read it
+        if not args.leader_elect:
+            self.metrics.watch_leader(lambda: True)  # the only replica: it does the work
+        else:
+            self.elector = LeaderElector(
+                self.cluster,
+                args.leader_election_namespace or _pod_namespace(),
+                args.leader_election_id,
+                f"{socket.gethostname()}_{os.getpid()}",
+                on_started=self.start_working,
+                on_stopped=self.lost,
+                lease_duration=args.leader_elect_lease_duration,
+                renew_deadline=args.leader_elect_renew_deadline,
+                retry_period=args.leader_elect_retry_period,
+            )
+            self.metrics.watch_leader(self.elector.leading.is_set)
+            thread = threading.Thread(
+                target=self.elector.run, args=(self.stop,), name="leader", daemon=True
+            )
+            thread.start()
+            self.threads.append(thread)
+        # Signals are handled before the endpoints answer: a SIGTERM sent once /healthz
+        # answers stops the process cleanly.
+        signal.signal(signal.SIGTERM, self.on_signal)
+        signal.signal(signal.SIGINT, self.on_signal)
+        for endpoint in self.endpoints:
+            endpoint.start()
+        if self.elector is None:
+            while not self.synced() and not self.stop.wait(0.1):
+                pass
+            if not self.stop.is_set():  # a stop before the caches synced ends here, cleanly
+                self.start_working()
+        threading.Thread(
+            target=every,
+            args=(resync, self.stop, self.resync_if_working),
+            name="resync",
+            daemon=True,
+        ).start()
+        if not self.stop.is_set():
+            log.info(
+                "werfop is running",
+                extra={"workers": args.workers, "leaderElect": args.leader_elect},
+            )
+        while not self.stop.wait(1.0):
             pass
-        if not stop.is_set():  # a stop before the caches synced ends here, cleanly
-            start_working()
+        return self.shutdown()
 
-    def resync_if_working() -> None:
-        if started.is_set():
-            controller.resync()
-
-    resync_thread = threading.Thread(
-        target=every,
-        args=(resync, stop, resync_if_working),
-        name="resync",
-        daemon=True,
-    )
-    resync_thread.start()
-    if not stop.is_set():
-        log.info(
-            "werfop is running", extra={"workers": args.workers, "leaderElect": args.leader_elect}
-        )
-    while not stop.wait(1.0):
-        pass
-    deadline = time.monotonic() + SHUTDOWN_BUDGET
-    idle = workers.shutdown(timeout=max(0.1, deadline - time.monotonic()))
-    watch.stop(timeout=0)  # its threads are daemons: no need to wait out a read
-    if elector is not None and elector.leading.is_set():
-        elector.release()
-    for endpoint in endpoints:
-        endpoint.stop()
-    registry_close = getattr(registry, "close", None)
-    if callable(registry_close):
-        registry_close()
-    log.info("stopped", extra={"inFlightFinished": idle})
-    sys.stdout.flush()
-    return 0
+    def shutdown(self) -> bool:
+        deadline = time.monotonic() + SHUTDOWN_BUDGET
+        idle = self.workers.shutdown(timeout=max(0.1, deadline - time.monotonic()))
+        if self.watch is not None:
+            self.watch.stop(timeout=0)  # its threads are daemons: no need to wait out a read
+        if self.elector is not None and self.elector.leading.is_set():
+            self.elector.release()
+        for endpoint in self.endpoints:
+            endpoint.stop()
+        log.info("stopped", extra={"inFlightFinished": idle})
+        sys.stdout.flush()
+        return idle
 
 
 __all__ = ["add_arguments", "run"]

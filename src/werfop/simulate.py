@@ -1,8 +1,9 @@
 """``werfop simulate``: the operator's own runtime over in-memory adapters and virtual time.
 
 Role: load manifests and a scenario, build the in-memory world (``MemoryCluster``,
-``ScriptedRegistry``, ``ManualClock``), run the same ``Controller`` the operator runs,
-jumping from one due moment to the next, and report a timeline and final statuses.
+``ScriptedRegistry``, ``ManualClock``), run the runtime the operator runs (built by the
+same ``runtime.bootstrap.build``, with the simulator's default options), jumping from
+one due moment to the next, and report a timeline and final statuses.
 Must not: contain decision logic. If the simulator needed logic the operator does not
 share, the design would be wrong.
 Neighbours: ``report_text`` and ``report_html`` format what the run reported (the JSON
@@ -33,8 +34,7 @@ from werfop.core.durations import parse_duration
 from werfop.core.model import Bundle
 from werfop.core.timeline import Entry
 from werfop.report_timeline import PHASES, final_phase
-from werfop.runtime.controller import Controller
-from werfop.runtime.registry_economy import RegistryEconomy
+from werfop.runtime import bootstrap
 
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
 DEFAULT_UNTIL = timedelta(hours=24)
@@ -711,10 +711,12 @@ def simulate(
             )
         else:
             registry.schedule(repository, at, event)
-    economy = RegistryEconomy(registry, clock)
-    controller = Controller(cluster, economy, clock, on_timeline=record)
+    runtime = bootstrap.build(
+        bootstrap.Options(), cluster, registry, clock, bootstrap.Listeners(on_timeline=record)
+    )
+    controller = runtime.controller
     populate(cluster, objects)
-    watches = [cluster.watch(controller.on_event)]
+    watches = [runtime.watch()]
     deleted: dict[str, tuple[datetime, dict[str, Any]]] = {}
 
     def note_deletion(kind: str, event: Any) -> None:

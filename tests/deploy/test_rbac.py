@@ -41,11 +41,9 @@ from werfop.core import jobspec
 from werfop.core.actions import CreateJob, EmitEvent, Plan
 from werfop.core.model import FINALIZER, Inputs, Sensitive, ValuesFile
 from werfop.core.ports import ClusterPort, WatchEvent
-from werfop.runtime.controller import Controller
+from werfop.runtime import bootstrap
 from werfop.runtime.executor import Executor
 from werfop.runtime.leader import LeaderElector
-from werfop.runtime.registry_economy import RegistryEconomy
-from werfop.runtime.workers import LockedQueue
 
 from .manifests import (
     DEPLOY,
@@ -344,7 +342,7 @@ def lifecycle(servers) -> Session:
     registry = ScriptedRegistry(clock)
     registry.push("ghcr.io/acme/shop", "1.0.0")
     registry.push("ghcr.io/acme/billing", "2.3.0")
-    controller = Controller(api, RegistryEconomy(registry, clock), clock, queue=LockedQueue())
+    controller = bootstrap.build(bootstrap.Options(threaded=True), api, registry, clock).controller
 
     def drive() -> None:
         controller.run_due()

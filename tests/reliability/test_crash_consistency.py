@@ -4,7 +4,7 @@ restart it, and the world ends as if nothing had happened.
 For each scenario, a reference run (no crash) finds the passes that matter (those that
 create or delete a Job, add or remove the finalizer, or record a Job's end) and every
 action they execute. Then, for each such action, the scenario is replayed from scratch
-with a runtime that dies right after that action (``Controller(after_action=...)``
+with a runtime that dies right after that action (``Listeners(after_action=...)``
 raising ``Crash``), or in the middle of a ``CreateJob`` (after the Job, before its
 inputs Secret). A fresh runtime (new controller, economy, observer and queue) takes
 over the same cluster, registry and clock, resyncs, and time runs to quiescence.

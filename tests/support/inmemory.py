@@ -1,8 +1,9 @@
-"""The in-memory world the simulator builds, as a test fixture: the real ``Controller``
-over ``MemoryCluster``, ``ScriptedRegistry``, ``RegistryEconomy`` and a ``ManualClock``.
+"""The in-memory world the simulator builds, as a test fixture: the real runtime (built by
+``runtime.bootstrap.build``, as the operator's and the simulator's) over
+``MemoryCluster``, ``ScriptedRegistry`` and a ``ManualClock``.
 
-Role: the wiring and the virtual-time loop of ``werfop.simulate`` (copied, not imported:
-the simulator takes a scenario file, tests need to poke the world between steps), plus
+Role: the virtual-time loop of ``werfop.simulate`` (copied, not imported: the simulator
+takes a scenario file, tests need to poke the world between steps), plus
 what tests want on top: a runtime that can be thrown away and rebuilt over the same
 cluster and registry (a process restart), a hook to crash it after any action, a way to
 put a fault-injecting fake between the controller and the cluster, and a record of
@@ -27,10 +28,10 @@ from werfop.api.codec import decode_status
 from werfop.core import jobspec
 from werfop.core.actions import Action
 from werfop.core.model import BundleStatus
-from werfop.core.ports import ClusterPort, RegistryPort, WatchEvent
+from werfop.core.ports import ClusterPort, RegistryPort, Watch, WatchEvent
 from werfop.core.timeline import Entry
+from werfop.runtime import bootstrap
 from werfop.runtime.controller import Controller
-from werfop.runtime.registry_economy import RegistryEconomy
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 NAMESPACE = "default"
@@ -139,6 +140,7 @@ class World:
         wrap_port: Callable[[MemoryCluster], ClusterPort] | None = None,
         after_action: Callable[[Action], None] | None = None,
         wrap_registry: Callable[[ScriptedRegistry], RegistryPort] | None = None,
+        options: bootstrap.Options | None = None,
     ) -> None:
         self.clock = ManualClock(start)
         self.cluster = MemoryCluster(self.clock, self._decide_job)
@@ -164,8 +166,11 @@ class World:
         for obj in sorted(objects, key=lambda o: o["kind"] == "WerfBundle"):
             self.cluster.create(obj["kind"], obj)
         self.cluster.listeners.append(self._watch_jobs)
+        # each runtime's (a restart builds the same kind of runtime)
+        self.options = options or bootstrap.Options()
+        self.runtime: bootstrap.Runtime | None = None
         self.controller: Controller | None = None
-        self.economy: RegistryEconomy | None = None
+        self._watch: Watch | None = None
         self.start_runtime(after_action)
 
     # -- the runtime -------------------------------------------------------------------
@@ -174,19 +179,20 @@ class World:
         """A fresh process: new economy, observer, queue and controller over the same
         cluster, registry and clock; it resyncs (lists every bundle) as a new process
         does. The old controller stops receiving watch events."""
-        if self.controller is not None:
+        if self.controller is not None and self._watch is not None:
             self.passes += self.controller.passes
-            self.cluster.listeners.remove(self.controller.on_event)
+            self._watch.stop()
             self.restarts += 1
-        self.economy = RegistryEconomy(self.registry_port, self.clock)
-        self.controller = Controller(
+        self.runtime = bootstrap.build(
+            self.options,
             self.port,
-            self.economy,
+            self.registry_port,
             self.clock,
-            on_timeline=self._record,
-            after_action=after_action,
+            bootstrap.Listeners(on_timeline=self._record, after_action=after_action),
         )
-        self.cluster.listeners.append(self.controller.on_event)
+        self.controller = self.runtime.controller
+        # The twin's own watch, even when ``port`` is a fake wrapped around it.
+        self._watch = self.cluster.watch(self.controller.on_event)
         self.controller.resync()
         return self.controller
 

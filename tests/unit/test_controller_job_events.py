@@ -9,8 +9,8 @@ from werfop.adapters.memory import ManualClock, MemoryCluster
 from werfop.adapters.scripted_registry import ScriptedRegistry
 from werfop.core import jobspec
 from werfop.core.ports import WatchEvent
+from werfop.runtime import bootstrap
 from werfop.runtime.controller import Controller
-from werfop.runtime.registry_economy import RegistryEconomy
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SUCCEEDED = {"succeeded": 1, "completionTime": "2026-01-01T00:01:00Z"}
@@ -19,9 +19,9 @@ FAILED = {"failed": 1, "conditions": [{"type": "Failed", "status": "True"}]}
 
 def _controller() -> tuple[Controller, list[str]]:
     clock = ManualClock(T0)
-    controller = Controller(
-        MemoryCluster(clock), RegistryEconomy(ScriptedRegistry(clock), clock), clock
-    )
+    controller = bootstrap.build(
+        bootstrap.Options(), MemoryCluster(clock), ScriptedRegistry(clock), clock
+    ).controller
     woken: list[str] = []
     controller.enqueue = lambda key, at=None: woken.append(key)  # type: ignore[method-assign]
     return controller, woken

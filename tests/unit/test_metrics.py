@@ -17,6 +17,7 @@ import pytest
 from support.inmemory import NAMESPACE, SHOP_URL, World, bundle_manifest
 from werfop.core.errors import AlreadyExistsError, ConflictError
 from werfop.core.model import BundleStatus, Condition
+from werfop.runtime import bootstrap
 from werfop.runtime.leader import LeaderElector
 from werfop.runtime.metrics import MAX_CONDITION_TYPES, Metrics
 
@@ -72,10 +73,13 @@ def three(type_: str, current: str) -> dict[tuple[str, ...], float]:
 
 
 def test_condition_metric_follows_a_bundle_through_a_change_and_goes_with_it():
-    world = World([bundle_manifest("shop", SHOP_URL, constraint="^1")])
-    metrics = Metrics()
-    assert world.controller is not None
-    world.controller.metrics = metrics  # the runtime the World built, now with metrics
+    world = World(
+        [bundle_manifest("shop", SHOP_URL, constraint="^1")],
+        options=bootstrap.Options(metrics=True),
+    )
+    assert world.runtime is not None
+    metrics = world.runtime.metrics
+    assert metrics is not None
     world.registry.push(SHOP_URL, "1.0.0")
 
     world.run_for(timedelta(minutes=3))  # polled, deployed, the Job succeeded
@@ -106,12 +110,16 @@ def test_condition_metric_follows_a_bundle_through_a_change_and_goes_with_it():
 
 def test_a_new_leader_exports_a_bundle_whose_status_does_not_change():
     """A suspended bundle writes no status; a fresh process must still export it."""
-    world = World([bundle_manifest("shop", SHOP_URL, constraint="^1", suspend=True)])
+    world = World(
+        [bundle_manifest("shop", SHOP_URL, constraint="^1", suspend=True)],
+        options=bootstrap.Options(metrics=True),
+    )
     world.run_for(timedelta(minutes=1))
     assert "Suspended" == world.status("shop").phase
-    controller = world.start_runtime()  # a new process: resync, one pass per bundle
-    metrics = Metrics()
-    controller.metrics = metrics
+    world.start_runtime()  # a new process (new metrics): resync, one pass per bundle
+    assert world.runtime is not None
+    metrics = world.runtime.metrics
+    assert metrics is not None
 
     world.run_now()
 

@@ -12,6 +12,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -26,13 +28,30 @@ current-context: c
 """
 
 
+def wait_for_readyz(port: int, process: subprocess.Popen[str]) -> tuple[int, str]:
+    """The first answer of ``/readyz`` (status, text), once the process serves it."""
+    deadline = time.monotonic() + 30
+    while True:
+        assert process.poll() is None, "werfop run exited before it answered /readyz"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as answer:
+                return answer.status, answer.read().decode().strip()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode().strip()
+        except OSError:
+            assert time.monotonic() < deadline, "/readyz never answered"
+            time.sleep(0.05)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
-def werfop_run(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def werfop_run(
+    *args: str, env: dict[str, str] | None = None, health: int | None = None
+) -> subprocess.Popen[str]:
     base = {
         k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST")
     }
@@ -45,7 +64,7 @@ def werfop_run(*args: str, env: dict[str, str] | None = None) -> subprocess.Pope
             "--log-format",
             "text",
             "--health-addr",
-            f"127.0.0.1:{free_port()}",
+            f"127.0.0.1:{health or free_port()}",
             "--metrics-addr",
             "0",
             *args,
@@ -91,10 +110,16 @@ def test_a_configuration_it_cannot_use_exits_2_with_one_line(args, env, message)
 def test_kubeconfig_env_is_used_and_sigterm_before_the_caches_sync_exits_0(tmp_path: Path):
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(UNREACHABLE)
+    health = free_port()
     process = werfop_run(
-        "--log-level", "debug", env={"KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path)}
+        "--log-level",
+        "debug",
+        env={"KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path)},
+        health=health,
     )
-    time.sleep(3)  # the informers are failing to list: nothing has synced
+    # The process is up and waiting for its caches (it handles signals before its
+    # endpoints answer), and says so: the informers are failing to list.
+    assert (503, "caches are not synced") == wait_for_readyz(health, process)
 
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)

@@ -4,8 +4,8 @@ Role: the loop body shared by the operator and the simulator. Watch events and r
 become queue keys (``on_event``); ``process`` runs one pass for one key; ``run_due``
 drains the keys due now. Only the adapters and the clock differ between ``werfop run``
 and ``werfop simulate``.
-Must not: construct adapters (``werfop.main`` and ``werfop.simulate`` do), or decide
-anything the core should.
+Must not: construct adapters (``werfop.operator`` and ``werfop.simulate`` do) or its
+own parts (``runtime.bootstrap`` does), or decide anything the core should.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import attrs
 
 from werfop.api.codec import job_state
 from werfop.core import jobspec, names
-from werfop.core.actions import Action, DeleteLogs, Plan, SaveLogs
+from werfop.core.actions import DeleteLogs, Plan, SaveLogs
 from werfop.core.durations import parse_duration
 from werfop.core.errors import (
     ConflictError,
@@ -32,9 +32,7 @@ from werfop.core.model import BundleStatus, FieldProblem, RegistrySpec
 from werfop.core.ports import Clock, ClusterPort, WatchEvent
 from werfop.core.reconcile import reconcile
 from werfop.core.timeline import Entry
-from werfop.runtime.executor import Executor
 from werfop.runtime.observe import Observer
-from werfop.runtime.pacer import PollPacer
 from werfop.runtime.queue import (
     Conflict,
     Outcome,
@@ -44,7 +42,6 @@ from werfop.runtime.queue import (
     WorkQueue,
     next_step,
 )
-from werfop.runtime.registry_economy import SharedRegistry
 
 log = logging.getLogger("werfop.controller")
 _LOG_ACTIONS = (SaveLogs, DeleteLogs)
@@ -80,37 +77,44 @@ def _signature(metadata: dict) -> tuple[object, ...]:  # type: ignore[type-arg]
     )
 
 
+class PlanExecutor(Protocol):
+    """What performs a plan: ``runtime.executor.Executor``, or a failpoint around it."""
+
+    def execute(self, plan: Plan) -> None: ...
+
+
+@attrs.frozen(kw_only=True)
+class Hooks:
+    """What a pass reports besides its writes, and what a bug in one does: the operator
+    logs timelines and problems, counts passes in its metrics and contains bugs (logs
+    them and retries the key with backoff); the simulator records timelines and lets a
+    bug propagate, so that it is loud. ``runtime.bootstrap`` fills it."""
+
+    on_timeline: TimelineSink | None = None
+    on_problems: ProblemSink | None = None
+    metrics: PassMetrics | None = None
+    contain_bugs: bool = False
+
+
 class Controller:
+    """Built by ``runtime.bootstrap.build`` (the operator, the simulator, the tests)."""
+
     def __init__(
         self,
         cluster: ClusterPort,
-        registry: SharedRegistry,
         clock: Clock,
         *,
-        queue: WorkQueue | None = None,
-        on_timeline: TimelineSink | None = None,
-        on_problems: ProblemSink | None = None,
-        after_action: Callable[[Action], None] | None = None,
-        contain_bugs: bool = False,
-        metrics: PassMetrics | None = None,
-        allow_cross_namespace: bool = True,
-        pacer: PollPacer | None = None,
+        queue: WorkQueue,
+        observer: Observer,
+        executor: PlanExecutor,
+        hooks: Hooks = Hooks(),
     ):
         self.cluster = cluster
         self.clock = clock
-        self.queue = queue if queue is not None else WorkQueue()
-        self.observer = Observer(
-            cluster,
-            registry,
-            clock,
-            allow_cross_namespace=allow_cross_namespace,
-            pacer=pacer if pacer is not None else PollPacer(),
-        )
-        self.executor = Executor(cluster, clock, after_action)
-        self.on_timeline = on_timeline
-        self.on_problems = on_problems
-        self.contain_bugs = contain_bugs
-        self.metrics = metrics
+        self.queue = queue
+        self.observer = observer
+        self.executor = executor
+        self.hooks = hooks
         self.passes = 0
         self._seen: dict[str, tuple[object, ...]] = {}
         self._job_ended: dict[tuple[str, str], bool] = {}  # (namespace, name) -> ended
@@ -210,8 +214,8 @@ class Controller:
     def run_one(self, key: str) -> Outcome:
         """One pass for a key already popped from the queue, then its next step.
 
-        With ``contain_bugs`` (the operator), an unexpected exception is logged and the
-        key retried with backoff instead of killing the worker; the simulator lets it
+        With ``hooks.contain_bugs`` (the operator), an unexpected exception is logged and
+        the key retried with backoff instead of killing the worker; the simulator lets it
         propagate so that a bug is loud.
         """
         started = time.monotonic()
@@ -219,13 +223,13 @@ class Controller:
             try:
                 outcome = self.process(key)
             except Exception as error:
-                if not self.contain_bugs:
+                if not self.hooks.contain_bugs:
                     raise
                 log.exception("pass crashed", extra={"bundle": key})
                 outcome = Transient(f"internal error: {type(error).__name__}")
             next_step(self.queue, key, outcome, self.clock.now())
-            if self.metrics is not None:
-                self.metrics.pass_done(key, outcome, time.monotonic() - started)
+            if self.hooks.metrics is not None:
+                self.hooks.metrics.pass_done(key, outcome, time.monotonic() - started)
             return outcome
         finally:
             self.queue.done(key)
@@ -239,8 +243,8 @@ class Controller:
         except NotFoundError:
             self.queue.remove(key)
             self.observer.forget(key)
-            if self.metrics is not None:
-                self.metrics.forget(key)
+            if self.hooks.metrics is not None:
+                self.hooks.metrics.forget(key)
             return Success(None)
         except TransientError as error:
             return Transient(str(error), error.retry_after)
@@ -248,11 +252,11 @@ class Controller:
         try:
             observation = self.observer.observe(raw, now)
             if observation.bundle is None:
-                if self.on_problems is not None:
-                    self.on_problems(key, observation.problems)
+                if self.hooks.on_problems is not None:
+                    self.hooks.on_problems(key, observation.problems)
                 return Terminal("the object could not be read")
-            if self.metrics is not None:
-                self.metrics.status_seen(key, observation.bundle.status)
+            if self.hooks.metrics is not None:
+                self.hooks.metrics.status_seen(key, observation.bundle.status)
             try:
                 plan = reconcile(observation.bundle, observation.snapshot, self.clock)
                 if any(isinstance(a, _LOG_ACTIONS) for a in plan.actions):
@@ -277,10 +281,10 @@ class Controller:
             return Transient(str(error), error.retry_after)
         except TerminalError as error:
             return Terminal(str(error))
-        if self.metrics is not None:
-            self.metrics.plan_done(key, plan)
-        if self.on_timeline is not None and plan.timeline:
-            self.on_timeline(key, now, plan.timeline)
+        if self.hooks.metrics is not None:
+            self.hooks.metrics.plan_done(key, plan)
+        if self.hooks.on_timeline is not None and plan.timeline:
+            self.hooks.on_timeline(key, now, plan.timeline)
         return Success(plan.requeue_after)
 
     def next_due(self) -> datetime | None:

@@ -196,7 +196,19 @@ def test_exhausted_attempts_fail_until_a_new_retry_value(
         ),
         what="Failed again",
     )
-    time.sleep(1.5)
+    # A pass asked for now decides on this state; its status write records the request
+    # after any Job it would create, so once the request is handled, no third Job means
+    # the operator decided none (not that it had no time to).
+    kube_api.mutate(
+        "werfbundles",
+        "default",
+        "app",
+        lambda o: o["metadata"]["annotations"].update({"werf.io/reconcile-at": "settled"}),
+    )
+    wait_for(
+        lambda: status_of(kube_api, "app").get("lastHandledReconcileAt") == "settled",
+        what="the pass asked for",
+    )
     assert 2 == len(werf_jobs(kube_api))
     status = status_of(kube_api, "app")
     assert ["Failed"] * 2 == [h["result"] for h in status["versionHistory"]]

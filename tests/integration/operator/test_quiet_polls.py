@@ -1,5 +1,5 @@
-"""A quiet poll costs the API server no write: the operator's runtime (``Controller``
-over ``KubernetesApi``) against the Kubernetes API test server, an hour of 5-minute
+"""A quiet poll costs the API server no write: the operator's runtime (built by
+``runtime.bootstrap`` over ``KubernetesApi``) against the Kubernetes API test server, an hour of 5-minute
 polls in virtual time, every request counted from the server's own request log."""
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from werfop.adapters.kubernetes import KubernetesApi
 from werfop.adapters.memory import ManualClock
 from werfop.adapters.scripted_registry import ScriptedRegistry
 from werfop.core.timeline import Entry
-from werfop.runtime.controller import Controller
-from werfop.runtime.registry_economy import RegistryEconomy
+from werfop.runtime import bootstrap
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 URL = "ghcr.io/acme/shop"
@@ -31,12 +30,13 @@ class Runtime:
         self.registry = ScriptedRegistry(self.clock)
         self.registry.push(URL, "1.0.0")
         self.polls: list[datetime] = []
-        self.controller = Controller(
+        self.controller = bootstrap.build(
+            bootstrap.Options(),
             KubernetesApi(self.client),
-            RegistryEconomy(self.registry, self.clock),
+            self.registry,
             self.clock,
-            on_timeline=self._timeline,
-        )
+            bootstrap.Listeners(on_timeline=self._timeline),
+        ).controller
         self.jobs = JobController(kube_api, lambda job: ("succeeded", "release deployed\n"))
 
     def _timeline(self, key: str, moment: datetime, occurrences: tuple[Entry, ...]) -> None:
