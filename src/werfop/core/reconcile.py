@@ -43,7 +43,13 @@ from werfop.core.jobs import (
 from werfop.core.model import Bundle, BundleStatus, PollRecord, RegistrySnapshot
 from werfop.core.polling import is_poll_due, next_scheduled_poll
 from werfop.core.ports import Clock
-from werfop.core.status import ConditionStatus, Verdict, apply_verdict, set_condition
+from werfop.core.status import (
+    Conditions,
+    ConditionStatus,
+    Verdict,
+    verdict_conditions,
+    with_condition,
+)
 from werfop.core.step import Facts, Step
 from werfop.core.timeline import (
     Entry,
@@ -165,8 +171,15 @@ def conclude(facts: Facts, step: Step) -> Plan:
     meta, old = bundle.meta, bundle.status
     verdict = step.verdict
     assert verdict is not None  # deploy.decide always concludes
-    status = apply_verdict(old, step.status, verdict, facts.now, meta.generation)
-    status = _stories(facts, status)
+    # Phase, the verdict's conditions and the two stories' in one new status, if any.
+    status = step.status
+    conditions = verdict_conditions(old, status, verdict, facts.now, meta.generation)
+    recorded = conditions is None
+    stories = _stories(facts, status, status.conditions if conditions is None else conditions)
+    if not recorded or stories is not status.conditions:
+        status = attrs.evolve(
+            status, phase=verdict.phase, conditions=stories, observed_generation=meta.generation
+        )
     timeline = step.timeline
     if old.phase != status.phase:
         ready = status.condition(names.READY)
@@ -201,13 +214,14 @@ def conclude(facts: Facts, step: Step) -> Plan:
     return _plan(facts, actions, timeline, step.wake, polls)
 
 
-def _stories(facts: Facts, status: BundleStatus) -> BundleStatus:
-    """``RegistryReachable`` and ``Released`` beside ``Ready``: the registry's story and
-    the release's, told apart (``Ready`` summarises both, as kstatus reads it)."""
+def _stories(facts: Facts, status: BundleStatus, conditions: Conditions) -> Conditions:
+    """``conditions`` with ``RegistryReachable`` and ``Released`` beside ``Ready``, as
+    ``status`` tells them: the registry's story and the release's, told apart
+    (``Ready`` summarises both, as kstatus reads it)."""
     now, generation = facts.now, facts.bundle.meta.generation
     old = facts.bundle.status
     if (status is old or _STORY(old) == _STORY(status)) and _told(old, status, generation):
-        return status  # nothing the two conditions read has moved (most passes)
+        return conditions  # nothing the two conditions read has moved (most passes)
     reachable: tuple[ConditionStatus, str, str]
     released: tuple[ConditionStatus, str, str]
     if status.consecutive_failures > 0:
@@ -217,8 +231,8 @@ def _stories(facts: Facts, status: BundleStatus) -> BundleStatus:
     else:
         reachable = ("Unknown", "Initializing", "waiting for the first registry poll")
     value, reason, message = reachable
-    status = set_condition(
-        status, names.REGISTRY_REACHABLE, value, reason, message, now, generation
+    conditions = with_condition(
+        conditions, names.REGISTRY_REACHABLE, value, reason, message, now, generation
     )
     newest = status.version_history[0] if status.version_history else None
     if status.active_job_name is not None:
@@ -234,7 +248,7 @@ def _stories(facts: Facts, status: BundleStatus) -> BundleStatus:
     else:
         released = ("Unknown", "NotApplied", "no version applied yet")
     value, reason, message = released
-    return set_condition(status, names.RELEASED, value, reason, message, now, generation)
+    return with_condition(conditions, names.RELEASED, value, reason, message, now, generation)
 
 
 # What RegistryReachable and Released are made of.

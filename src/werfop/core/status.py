@@ -36,6 +36,9 @@ class Verdict(NamedTuple):
     stalled: bool = False
 
 
+Conditions = tuple[Condition, ...]
+
+
 def set_condition(
     status: BundleStatus,
     type_: str,
@@ -45,16 +48,31 @@ def set_condition(
     now: datetime,
     generation: int,
 ) -> BundleStatus:
-    """``status`` with condition ``type_`` set (or removed, when ``value`` is None); the
-    transition time moves only when the condition's status does. ``status`` itself when
-    that changes nothing (most passes: evolving a status is a tenth of a pass)."""
-    previous = status.condition(type_)
+    """``status`` with condition ``type_`` set (or removed, when ``value`` is None): see
+    ``with_condition``; ``status`` itself when that changes nothing."""
+    conditions = with_condition(status.conditions, type_, value, reason, message, now, generation)
+    if conditions is status.conditions:
+        return status
+    return attrs.evolve(status, conditions=conditions)
+
+
+def with_condition(
+    conditions: Conditions,
+    type_: str,
+    value: ConditionStatus | None,
+    reason: str,
+    message: str,
+    now: datetime,
+    generation: int,
+) -> Conditions:
+    """``conditions`` with ``type_`` set (moved to the end) or removed (``value`` None);
+    the transition time moves only when the condition's status does. The same tuple
+    when that changes nothing (most passes: building a status is a tenth of a pass)."""
+    previous = _find(conditions, type_)
     if value is None:
         if previous is None:
-            return status
-        return attrs.evolve(
-            status, conditions=tuple(c for c in status.conditions if c.type != type_)
-        )
+            return conditions
+        return tuple(c for c in conditions if c.type != type_)
     if (
         previous is not None
         and previous.status == value
@@ -62,14 +80,20 @@ def set_condition(
         and previous.message == message
         and previous.observed_generation == generation
     ):
-        return status
-    others = tuple(c for c in status.conditions if c.type != type_)
-    updated = _condition(status, type_, value, reason, message, now, generation)
-    return attrs.evolve(status, conditions=(*others, updated))
+        return conditions
+    others = tuple(c for c in conditions if c.type != type_)
+    return (*others, _condition(previous, type_, value, reason, message, now, generation))
+
+
+def _find(conditions: Conditions, type_: str) -> Condition | None:
+    for condition in conditions:
+        if condition.type == type_:
+            return condition
+    return None
 
 
 def _condition(
-    old: BundleStatus,
+    previous: Condition | None,
     type_: str,
     status: ConditionStatus,
     reason: str,
@@ -77,7 +101,6 @@ def _condition(
     now: datetime,
     generation: int,
 ) -> Condition:
-    previous = old.condition(type_)
     moved = previous is None or previous.status != status
     return Condition(
         type=type_,
@@ -89,25 +112,23 @@ def _condition(
     )
 
 
-def apply_verdict(
+def verdict_conditions(
     old: BundleStatus, new: BundleStatus, verdict: Verdict, now: datetime, generation: int
-) -> BundleStatus:
-    """``new`` with phase, conditions and observedGeneration set from ``verdict``."""
+) -> Conditions | None:
+    """The conditions ``new`` takes from ``verdict`` (transition times against ``old``);
+    None when ``new`` already says it: the phase, the generation and the conditions."""
     wanted = _wanted(verdict)
     if _recorded(new, verdict, wanted, generation):
-        return new  # the verdict is the one already recorded (most passes)
+        return None  # the verdict is the one already recorded (most passes)
     conditions = [
-        _condition(old, type_, value, verdict.reason, verdict.message, now, generation)
+        _condition(
+            old.condition(type_), type_, value, verdict.reason, verdict.message, now, generation
+        )
         for type_, value in wanted
     ]
     # Conditions owned by other concerns (Drifted, RegistryReachable...) are kept.
     conditions += [c for c in new.conditions if c.type not in (READY, RECONCILING, STALLED)]
-    return attrs.evolve(
-        new,
-        phase=verdict.phase,
-        conditions=tuple(conditions),
-        observed_generation=generation,
-    )
+    return tuple(conditions)
 
 
 def _wanted(verdict: Verdict) -> list[tuple[str, ConditionStatus]]:
