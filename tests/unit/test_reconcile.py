@@ -570,7 +570,8 @@ def test_an_apply_job_always_gets_its_inputs_secret_even_when_empty():
     assert create.secret_name in [v.get("secret", {}).get("secretName") for v in volumes]
 
 
-def test_a_poll_made_while_a_job_ran_never_causes_a_downgrade():
+def _a_job_for_a_tag_deleted_while_it_runs() -> World:
+    """1.1.0 applied; a Job for 1.2.0 running; 1.2.0 deleted from the registry since."""
     world = _world(poll_interval=timedelta(minutes=1))
     world.tags = {"1.1.0": digest_of("1.1.0")}
     world.step()
@@ -580,6 +581,11 @@ def test_a_poll_made_while_a_job_ran_never_causes_a_downgrade():
     world.advance(timedelta(minutes=2))
     world.step()  # a Job for 1.2.0 starts
     del world.tags["1.2.0"]  # ... and the tag is deleted while it runs
+    return world
+
+
+def test_a_poll_made_while_a_job_ran_never_causes_a_downgrade():
+    world = _a_job_for_a_tag_deleted_while_it_runs()
     world.advance(timedelta(minutes=2))
     world.step()  # this poll (lastApplied 1.1.0) chooses 1.1.0
     assert "1.1.0" == world.status.desired_tag
@@ -781,15 +787,7 @@ def test_the_pacers_slot_is_the_next_poll_time():
 def test_a_poll_in_the_pass_a_job_succeeds_selects_above_the_new_applied_tag():
     # The pass builds the version policy once, under the observed lastAppliedTag; a Job
     # that succeeds in the same pass moves it, and the selection must use the new one.
-    world = _world(poll_interval=timedelta(minutes=1))
-    world.tags = {"1.1.0": digest_of("1.1.0")}
-    world.step()
-    world.finish_jobs()
-    world.settle()
-    world.tags["1.2.0"] = digest_of("1.2.0")
-    world.advance(timedelta(minutes=2))
-    world.step()  # a Job for 1.2.0 starts
-    del world.tags["1.2.0"]  # ... and the tag is deleted while it runs
+    world = _a_job_for_a_tag_deleted_while_it_runs()
     world.finish_jobs()  # 1.2.0 succeeds
     world.advance(timedelta(minutes=2))
     world.step()  # records the success and polls: 1.1.0 is now a downgrade
