@@ -36,7 +36,8 @@ from common import header, percentile, rss_mib, table
 from support.world import T0, FixedClock, World, digest_of, make_spec
 from werfop.core import semver, versions
 from werfop.core.actions import CreateJob, WriteStatus
-from werfop.core.model import FINALIZER, Bundle, TagList
+from werfop.core.model import Bundle, TagList
+from werfop.core.names import FINALIZER
 from werfop.core.reconcile import is_poll_due, reconcile
 
 

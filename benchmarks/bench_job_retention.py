@@ -26,7 +26,8 @@ from common import header, percentile, rss_mib, table
 from support.world import World, digest_of, make_spec
 from werfop.adapters.kubernetes import JOB_FIELDS, Cache
 from werfop.core.actions import CreateJob
-from werfop.core.jobspec import LABEL_BUNDLE_UID, label_value
+from werfop.core.jobspec import label_value
+from werfop.core.names import LABEL_BUNDLE_UID
 
 
 def job_manifest() -> dict:

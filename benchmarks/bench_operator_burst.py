@@ -50,7 +50,7 @@ from kubeapi.jobcontroller import JobController, is_finished
 from kubeapi.resources import JOBS
 from kubeapi.server import KubeApiServer
 from support.operator import free_port
-from werfop.core.jobspec import ANNOTATION_BUNDLE, ANNOTATION_TAG
+from werfop.core.names import ANNOTATION_BUNDLE, ANNOTATION_TAG
 
 HERE = Path(__file__).resolve().parent
 HOOK_TOKEN = "bench-hook-token"

@@ -29,7 +29,7 @@ import yaml
 from werfop.adapters.memory import ManualClock, MemoryCluster, merge_patch
 from werfop.adapters.scripted_registry import Delete, Outage, Push, ScriptedRegistry
 from werfop.api.codec import decode_bundle, format_time, parse_time
-from werfop.core import jobspec
+from werfop.core import names
 from werfop.core.durations import parse_duration
 from werfop.core.model import Bundle
 from werfop.core.timeline import Entry
@@ -669,10 +669,10 @@ def simulate(
 
     def decide_job(job: dict[str, Any]) -> tuple[Any, timedelta, str, int]:
         annotations = job["metadata"].get("annotations") or {}
-        bundle = annotations.get(jobspec.ANNOTATION_BUNDLE, "")
-        tag = annotations.get(jobspec.ANNOTATION_TAG, "")
-        attempt = int(annotations.get(jobspec.ANNOTATION_ATTEMPT, "1"))
-        kind = job["metadata"]["labels"].get(jobspec.LABEL_JOB_KIND, "apply")
+        bundle = annotations.get(names.ANNOTATION_BUNDLE, "")
+        tag = annotations.get(names.ANNOTATION_TAG, "")
+        attempt = int(annotations.get(names.ANNOTATION_ATTEMPT, "1"))
+        kind = job["metadata"]["labels"].get(names.LABEL_JOB_KIND, "apply")
         if kind == "apply":
             jobs_run[bundle] = jobs_run.get(bundle, 0) + 1
         rule = next(

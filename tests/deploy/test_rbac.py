@@ -37,9 +37,10 @@ from werfop.adapters.kubernetes import KubernetesApi
 from werfop.adapters.memory import ManualClock
 from werfop.adapters.scripted_registry import ScriptedRegistry
 from werfop.api.codec import decode_bundle
-from werfop.core import jobspec
+from werfop.core import jobspec, names
 from werfop.core.actions import CreateJob, EmitEvent, Plan
-from werfop.core.model import FINALIZER, Inputs, Sensitive, ValuesFile
+from werfop.core.model import Inputs, Sensitive, ValuesFile
+from werfop.core.names import FINALIZER
 from werfop.core.ports import ClusterPort, WatchEvent
 from werfop.runtime import bootstrap
 from werfop.runtime.executor import Executor
@@ -288,14 +289,14 @@ def port_sweep(servers) -> Session:
             )
         )
         name = job["metadata"]["name"]
-        call("list_jobs", f"{jobspec.LABEL_BUNDLE_UID}={bundle.meta.uid}")
+        call("list_jobs", f"{names.LABEL_BUNDLE_UID}={bundle.meta.uid}")
         call("get_job", "default", name)
         call("get_secret", "default", secret_name)
         call("get_config_map", "default", "shop-values")
         logs = _logs_config_map(bundle.meta.uid, f"{name}-logs")
         call("apply_config_map", logs)  # created
         call("apply_config_map", logs)  # exists: read and replaced
-        call("list_config_maps", "default", f"{jobspec.LABEL_BUNDLE_UID}={bundle.meta.uid}")
+        call("list_config_maps", "default", f"{names.LABEL_BUNDLE_UID}={bundle.meta.uid}")
         call("delete_config_map", "default", f"{name}-logs")
         call("get_service_account", "payments", "werf-deployer")
         call("get_namespace", "payments")
@@ -367,7 +368,7 @@ def lifecycle(servers) -> Session:
         return [
             c
             for c in server.list("configmaps")
-            if (c["metadata"].get("labels") or {}).get(jobspec.LABEL_JOB_KIND) == "logs"
+            if (c["metadata"].get("labels") or {}).get(names.LABEL_JOB_KIND) == "logs"
         ]
 
     informers = Informers(api)
@@ -471,7 +472,7 @@ def _logs_config_map(uid: str, name: str) -> dict[str, Any]:
         "metadata": {
             "name": name,
             "namespace": "default",
-            "labels": {jobspec.LABEL_BUNDLE_UID: uid, jobspec.LABEL_JOB_KIND: "logs"},
+            "labels": {names.LABEL_BUNDLE_UID: uid, names.LABEL_JOB_KIND: "logs"},
         },
         "data": {"output": "done\n"},
     }

@@ -11,7 +11,8 @@ from support.world import FixedClock, World, digest_of, make_spec
 from werfop.api.codec import decode_status, encode_status
 from werfop.core import schedule
 from werfop.core.actions import CreateJob, DeleteJob, WriteStatus
-from werfop.core.model import FINALIZER, ConvergeSpec, Inputs
+from werfop.core.model import ConvergeSpec, Inputs
+from werfop.core.names import FINALIZER
 from werfop.core.reconcile import MAX_HISTORY, is_evicted, reconcile
 from werfop.core.semver import parse_version
 from werfop.core.versions import Policy, select

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from support.inmemory import SHOP_URL, World, shop_bundle, values_map
-from werfop.core import jobspec
+from werfop.core import names
 from werfop.core.reconcile import STATUS_LOG_BYTES
 
 
@@ -36,7 +36,7 @@ def log_maps(world: World) -> list[str]:
     return [
         m["metadata"]["name"]
         for m in world.cluster.list_objects("ConfigMap")
-        if (m["metadata"].get("labels") or {}).get(jobspec.LABEL_JOB_KIND) == "logs"
+        if (m["metadata"].get("labels") or {}).get(names.LABEL_JOB_KIND) == "logs"
     ]
 
 

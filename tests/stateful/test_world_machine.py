@@ -49,7 +49,7 @@ from support.inmemory import (
     values_map,
 )
 from werfop.api.codec import decode_status
-from werfop.core import jobspec
+from werfop.core import jobspec, names
 from werfop.core.model import BundleStatus
 from werfop.core.ports import Repository, WatchEvent
 from werfop.core.values import merge_all, values_hash
@@ -120,12 +120,12 @@ class WorldMachine(RuleBasedStateMachine):
         """Record, the moment a Job appears, the spec it was made under and the last
         version applied before it; check the constraint and the downgrade guard."""
         metadata = watch.object["metadata"]
-        if kind != "Job" or (metadata.get("labels") or {}).get(jobspec.LABEL_JOB_KIND) != "apply":
+        if kind != "Job" or (metadata.get("labels") or {}).get(names.LABEL_JOB_KIND) != "apply":
             return
         annotations = metadata.get("annotations") or {}
-        uid = (metadata.get("labels") or {}).get(jobspec.LABEL_BUNDLE_UID, "")
-        tag = annotations.get(jobspec.ANNOTATION_TAG, "")
-        name = annotations.get(jobspec.ANNOTATION_BUNDLE, "").partition("/")[2]
+        uid = (metadata.get("labels") or {}).get(names.LABEL_BUNDLE_UID, "")
+        tag = annotations.get(names.ANNOTATION_TAG, "")
+        name = annotations.get(names.ANNOTATION_BUNDLE, "").partition("/")[2]
         if watch.type == "ADDED":
             bundle = self.world.bundle(name)
             assert bundle is not None, f"Job {metadata['name']} for a missing bundle"
@@ -449,7 +449,7 @@ class WorldMachine(RuleBasedStateMachine):
     @invariant()
     def at_most_one_active_job_per_bundle(self) -> None:
         active = Counter(
-            job["metadata"]["labels"][jobspec.LABEL_BUNDLE_UID] for job in self.world.active_jobs()
+            job["metadata"]["labels"][names.LABEL_BUNDLE_UID] for job in self.world.active_jobs()
         )
         assert {} == {uid: count for uid, count in active.items() if count > 1}
 
@@ -506,7 +506,7 @@ class WorldMachine(RuleBasedStateMachine):
 
 def _bundle_of(job: dict[str, Any]) -> str:
     annotations = job["metadata"].get("annotations") or {}
-    return annotations.get(jobspec.ANNOTATION_BUNDLE, "").partition("/")[2]
+    return annotations.get(names.ANNOTATION_BUNDLE, "").partition("/")[2]
 
 
 def _rank(tag: str | None) -> int:

@@ -25,7 +25,7 @@ import attrs
 from werfop.adapters.memory import ManualClock, MemoryCluster
 from werfop.adapters.scripted_registry import Outage, ScriptedRegistry
 from werfop.api.codec import decode_status
-from werfop.core import jobspec
+from werfop.core import names
 from werfop.core.actions import Action
 from werfop.core.model import BundleStatus
 from werfop.core.ports import ClusterPort, RegistryPort, Watch, WatchEvent
@@ -208,9 +208,9 @@ class World:
 
     def _decide_job(self, job: dict[str, Any]) -> tuple[Any, timedelta, str]:
         annotations = job["metadata"].get("annotations") or {}
-        bundle = annotations.get(jobspec.ANNOTATION_BUNDLE, "").partition("/")[2]
-        tag = annotations.get(jobspec.ANNOTATION_TAG)
-        attempt = int(annotations.get(jobspec.ANNOTATION_ATTEMPT, "1"))
+        bundle = annotations.get(names.ANNOTATION_BUNDLE, "").partition("/")[2]
+        tag = annotations.get(names.ANNOTATION_TAG)
+        attempt = int(annotations.get(names.ANNOTATION_ATTEMPT, "1"))
         result, after = self.default_outcome
         for (rule_bundle, rule_tag, rule_attempt), outcome in self.job_rules:
             if (
@@ -233,12 +233,12 @@ class World:
             self.jobs[key] = JobRecord(
                 name=metadata["name"],
                 namespace=key[0],
-                bundle_uid=(metadata.get("labels") or {}).get(jobspec.LABEL_BUNDLE_UID, ""),
-                bundle_key=annotations.get(jobspec.ANNOTATION_BUNDLE, ""),
-                tag=annotations.get(jobspec.ANNOTATION_TAG, ""),
-                digest=annotations.get(jobspec.ANNOTATION_DIGEST, ""),
-                values_hash=annotations.get(jobspec.ANNOTATION_VALUES_HASH, ""),
-                attempt=int(annotations.get(jobspec.ANNOTATION_ATTEMPT, "0")),
+                bundle_uid=(metadata.get("labels") or {}).get(names.LABEL_BUNDLE_UID, ""),
+                bundle_key=annotations.get(names.ANNOTATION_BUNDLE, ""),
+                tag=annotations.get(names.ANNOTATION_TAG, ""),
+                digest=annotations.get(names.ANNOTATION_DIGEST, ""),
+                values_hash=annotations.get(names.ANNOTATION_VALUES_HASH, ""),
+                attempt=int(annotations.get(names.ANNOTATION_ATTEMPT, "0")),
                 created_at=self.clock.now(),
             )
             return
@@ -284,7 +284,7 @@ class World:
             if status.get("succeeded") or status.get("failed"):
                 record = self.jobs.get((metadata["namespace"], metadata["name"]))
                 created = record.created_at if record is not None else self.clock.now()
-                uid = (metadata.get("labels") or {}).get(jobspec.LABEL_BUNDLE_UID, "")
+                uid = (metadata.get("labels") or {}).get(names.LABEL_BUNDLE_UID, "")
                 finished.setdefault(uid, []).append(
                     (created, metadata["namespace"], metadata["name"])
                 )

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import attrs
 
-from werfop.core import jobspec
+from werfop.core import jobspec, names
 from werfop.core.actions import (
     AddFinalizer,
     CreateJob,
@@ -143,11 +143,11 @@ class World:
                     self.jobs[meta["name"]] = JobObservation(
                         name=meta["name"],
                         namespace=meta["namespace"],
-                        kind=meta["labels"][jobspec.LABEL_JOB_KIND],
-                        tag=annotations[jobspec.ANNOTATION_TAG],
-                        digest=annotations[jobspec.ANNOTATION_DIGEST],
-                        values_hash=annotations[jobspec.ANNOTATION_VALUES_HASH],
-                        attempt=int(annotations[jobspec.ANNOTATION_ATTEMPT]),
+                        kind=meta["labels"][names.LABEL_JOB_KIND],
+                        tag=annotations[names.ANNOTATION_TAG],
+                        digest=annotations[names.ANNOTATION_DIGEST],
+                        values_hash=annotations[names.ANNOTATION_VALUES_HASH],
+                        attempt=int(annotations[names.ANNOTATION_ATTEMPT]),
                         state="Active",
                         started_at=self.now,
                     )

@@ -7,7 +7,7 @@ import pytest
 
 from werfop.adapters.memory import ManualClock, MemoryCluster
 from werfop.adapters.scripted_registry import ScriptedRegistry
-from werfop.core import jobspec
+from werfop.core import names
 from werfop.core.ports import WatchEvent
 from werfop.runtime import bootstrap
 from werfop.runtime.controller import Controller
@@ -32,7 +32,7 @@ def _job(name: str, status: dict) -> dict:
         "metadata": {
             "namespace": "apps",
             "name": name,
-            "annotations": {jobspec.ANNOTATION_BUNDLE: "apps/shop"},
+            "annotations": {names.ANNOTATION_BUNDLE: "apps/shop"},
         },
         "status": status,
     }

@@ -10,7 +10,7 @@ from typing import Any
 
 from support.statuses import sample_status
 from werfop.api.codec import encode_status
-from werfop.core import jobspec
+from werfop.core import names
 from werfop.runtime.decoded import Decoded
 
 KEY = "default/shop"
@@ -120,7 +120,7 @@ def job(name: str, version: str | None, *, succeeded: bool = False) -> dict[str,
         "name": name,
         "namespace": "default",
         "creationTimestamp": "2026-01-01T00:00:00Z",
-        "annotations": {jobspec.ANNOTATION_TAG: "1.0.0", jobspec.ANNOTATION_ATTEMPT: "1"},
+        "annotations": {names.ANNOTATION_TAG: "1.0.0", names.ANNOTATION_ATTEMPT: "1"},
     }
     if version is not None:
         metadata |= {"uid": f"uid-{name}", "resourceVersion": version}

@@ -4,7 +4,8 @@ and the release's conditions told apart: in the pure world."""
 from datetime import timedelta
 
 from support.world import World, digest_of, make_spec
-from werfop.core.model import FINALIZER, ConvergeSpec
+from werfop.core.model import ConvergeSpec
+from werfop.core.names import FINALIZER
 from werfop.core.timeline import CAUSES, JobCreated
 
 

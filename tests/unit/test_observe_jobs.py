@@ -9,7 +9,7 @@ from typing import Any
 
 from werfop.adapters.memory import ManualClock
 from werfop.adapters.scripted_registry import ScriptedRegistry
-from werfop.core import jobspec
+from werfop.core import names
 from werfop.core.model import Bundle, BundleStatus, Meta
 from werfop.runtime.observe import Observer
 from werfop.runtime.registry_economy import RegistryEconomy
@@ -23,8 +23,8 @@ def job(name: str, version: str | None, *, succeeded: bool = False, uid: str | N
         "name": name,
         "namespace": "default",
         "creationTimestamp": "2026-01-01T00:00:00Z",
-        "labels": {jobspec.LABEL_BUNDLE_UID: "uid-1"},
-        "annotations": {jobspec.ANNOTATION_TAG: "1.0.0", jobspec.ANNOTATION_ATTEMPT: "1"},
+        "labels": {names.LABEL_BUNDLE_UID: "uid-1"},
+        "annotations": {names.ANNOTATION_TAG: "1.0.0", names.ANNOTATION_ATTEMPT: "1"},
     }
     if version is not None:
         metadata |= {"uid": uid or f"uid-{name}", "resourceVersion": version}

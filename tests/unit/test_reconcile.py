@@ -8,7 +8,6 @@ import pytest
 from support.world import T0, FixedClock, World, digest_of, make_spec
 from werfop.core.actions import CreateJob, EmitEvent, SaveLogs, WriteStatus
 from werfop.core.model import (
-    FINALIZER,
     BundleStatus,
     ConvergeSpec,
     FieldProblem,
@@ -17,6 +16,7 @@ from werfop.core.model import (
     JobObservation,
     PollDeferred,
 )
+from werfop.core.names import FINALIZER
 from werfop.core.reconcile import eviction_test, is_evicted, reconcile
 
 

@@ -29,8 +29,7 @@ from werfop.adapters.frozen import FrozenDict, freeze, thaw
 from werfop.adapters.selectors import equality_terms, matches_selector
 from werfop.api.codec import format_time, parse_time, validate_spec
 from werfop.core.errors import AlreadyExistsError, ConflictError, NotFoundError, TerminalError
-from werfop.core.jobspec import LABEL_MANAGED_BY
-from werfop.core.model import MANAGED_BY
+from werfop.core.names import LABEL_MANAGED_BY, MANAGED_BY
 from werfop.core.ports import Clock, Listener, Obj, WatchEvent
 
 

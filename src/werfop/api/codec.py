@@ -17,7 +17,7 @@ import attrs
 
 from werfop.api import schema
 from werfop.api.schema import Field
-from werfop.core import jobspec
+from werfop.core import names
 from werfop.core.durations import format_duration, parse_duration
 from werfop.core.model import (
     Bundle,
@@ -550,10 +550,10 @@ def decode_job(obj: dict[str, Any]) -> JobObservation | None:
     annotations = metadata.get("annotations") or {}
     labels = metadata.get("labels") or {}
     try:
-        attempt = int(annotations.get(jobspec.ANNOTATION_ATTEMPT, ""))
+        attempt = int(annotations.get(names.ANNOTATION_ATTEMPT, ""))
     except ValueError:
         return None
-    tag = annotations.get(jobspec.ANNOTATION_TAG)
+    tag = annotations.get(names.ANNOTATION_TAG)
     if not tag or not metadata.get("name"):
         return None
     status = obj.get("status") or {}
@@ -569,10 +569,10 @@ def decode_job(obj: dict[str, Any]) -> JobObservation | None:
     return JobObservation(
         name=metadata["name"],
         namespace=metadata.get("namespace", ""),
-        kind=_job_kind(labels.get(jobspec.LABEL_JOB_KIND)),
+        kind=_job_kind(labels.get(names.LABEL_JOB_KIND)),
         tag=tag,
-        digest=annotations.get(jobspec.ANNOTATION_DIGEST, ""),
-        values_hash=annotations.get(jobspec.ANNOTATION_VALUES_HASH, ""),
+        digest=annotations.get(names.ANNOTATION_DIGEST, ""),
+        values_hash=annotations.get(names.ANNOTATION_VALUES_HASH, ""),
         attempt=attempt,
         state=state,
         started_at=parse_time(status.get("startTime"))

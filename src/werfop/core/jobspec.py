@@ -15,21 +15,7 @@ import re
 from typing import Any
 
 from werfop.core import names
-from werfop.core.model import MANAGED_BY, Bundle, BundleSpec, Meta, Sensitive
-
-# The names live in ``core.names``; these are the ones a Job carries.
-API_VERSION = names.API_VERSION
-KIND = names.KIND
-LABEL_MANAGED_BY = names.LABEL_MANAGED_BY
-LABEL_BUNDLE = names.LABEL_BUNDLE
-LABEL_BUNDLE_NAMESPACE = names.LABEL_BUNDLE_NAMESPACE
-LABEL_BUNDLE_UID = names.LABEL_BUNDLE_UID
-LABEL_JOB_KIND = names.LABEL_JOB_KIND
-ANNOTATION_BUNDLE = names.ANNOTATION_BUNDLE
-ANNOTATION_TAG = names.ANNOTATION_TAG
-ANNOTATION_DIGEST = names.ANNOTATION_DIGEST
-ANNOTATION_VALUES_HASH = names.ANNOTATION_VALUES_HASH
-ANNOTATION_ATTEMPT = names.ANNOTATION_ATTEMPT
+from werfop.core.model import Bundle, BundleSpec, Meta, Sensitive
 
 INPUTS_DIR = "/werfop/inputs"
 DOCKER_DIR = "/werfop/docker"
@@ -99,17 +85,17 @@ def label_value(value: str) -> str:
 def bundle_labels(meta: Meta) -> dict[str, str]:
     """The labels that tie an object to its bundle (selectable across namespaces)."""
     return {
-        LABEL_MANAGED_BY: MANAGED_BY,
-        LABEL_BUNDLE: label_value(meta.name),
-        LABEL_BUNDLE_NAMESPACE: label_value(meta.namespace),
-        LABEL_BUNDLE_UID: label_value(meta.uid),
+        names.LABEL_MANAGED_BY: names.MANAGED_BY,
+        names.LABEL_BUNDLE: label_value(meta.name),
+        names.LABEL_BUNDLE_NAMESPACE: label_value(meta.namespace),
+        names.LABEL_BUNDLE_UID: label_value(meta.uid),
     }
 
 
 def owner_reference(meta: Meta) -> dict[str, Any]:
     return {
-        "apiVersion": API_VERSION,
-        "kind": KIND,
+        "apiVersion": names.API_VERSION,
+        "kind": names.KIND,
         "name": meta.name,
         "uid": meta.uid,
         "controller": True,
@@ -240,11 +226,11 @@ def _annotations(
     meta: Meta, tag: str, digest: str, values_hash: str, attempt: int
 ) -> dict[str, str]:
     return {
-        ANNOTATION_BUNDLE: meta.key,
-        ANNOTATION_TAG: tag,
-        ANNOTATION_DIGEST: digest,
-        ANNOTATION_VALUES_HASH: values_hash,
-        ANNOTATION_ATTEMPT: str(attempt),
+        names.ANNOTATION_BUNDLE: meta.key,
+        names.ANNOTATION_TAG: tag,
+        names.ANNOTATION_DIGEST: digest,
+        names.ANNOTATION_VALUES_HASH: values_hash,
+        names.ANNOTATION_ATTEMPT: str(attempt),
     }
 
 
@@ -288,7 +274,7 @@ def _job(
     """The Job; ``inputs`` names the inputs Secret its volumes read (None: no inputs)."""
     meta = bundle.meta
     namespace = target_namespace(meta, spec)
-    labels = {**bundle_labels(meta), LABEL_JOB_KIND: kind}
+    labels = {**bundle_labels(meta), names.LABEL_JOB_KIND: kind}
     converge = spec.converge
     env = [
         {"name": "HOME", "value": HOME_DIR},

@@ -17,11 +17,6 @@ from typing import Literal
 
 import attrs
 
-from werfop.core import names
-
-FINALIZER = names.FINALIZER
-MANAGED_BY = names.MANAGED_BY
-
 Phase = Literal["Pending", "Syncing", "Synced", "Failed", "Suspended"]
 JobState = Literal["Active", "Succeeded", "Failed"]
 JobResult = Literal["Running", "Succeeded", "Failed", "Lost"]

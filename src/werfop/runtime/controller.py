@@ -19,7 +19,7 @@ from typing import Protocol
 import attrs
 
 from werfop.api.codec import job_state
-from werfop.core import jobspec, names
+from werfop.core import names
 from werfop.core.actions import DeleteLogs, Plan, SaveLogs
 from werfop.core.durations import parse_duration
 from werfop.core.errors import (
@@ -62,7 +62,7 @@ ProblemSink = Callable[[str, tuple[FieldProblem, ...]], None]
 def bundle_key_of_job(job: dict) -> str | None:
     """The bundle a Job belongs to, from its own annotation (works across namespaces)."""
     annotations = (job.get("metadata") or {}).get("annotations") or {}
-    key = annotations.get(jobspec.ANNOTATION_BUNDLE)
+    key = annotations.get(names.ANNOTATION_BUNDLE)
     return key if isinstance(key, str) and "/" in key else None
 
 

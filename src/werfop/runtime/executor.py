@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, assert_never
 
 from werfop.api.codec import encode_status, format_time
-from werfop.core import jobspec
+from werfop.core import jobspec, names
 from werfop.core.actions import (
     Action,
     AddFinalizer,
@@ -123,8 +123,8 @@ class Executor:
             "kind": "Event",
             "metadata": {"name": name, "namespace": action.namespace},
             "involvedObject": {
-                "apiVersion": jobspec.API_VERSION,
-                "kind": jobspec.KIND,
+                "apiVersion": names.API_VERSION,
+                "kind": names.KIND,
                 "name": action.name,
                 "namespace": action.namespace,
                 "uid": action.uid,

@@ -224,7 +224,7 @@ class Observer:
     # -- Jobs ----------------------------------------------------------------------------
 
     def _jobs(self, bundle: Bundle) -> tuple[JobObservation, ...]:
-        selector = f"{jobspec.LABEL_BUNDLE_UID}={jobspec.label_value(bundle.meta.uid)}"
+        selector = f"{names.LABEL_BUNDLE_UID}={jobspec.label_value(bundle.meta.uid)}"
         listed = self.decoded.jobs(bundle.meta.key, self.cluster.list_jobs(selector))
         status = bundle.status
         active = (status.active_job_namespace or "", status.active_job_name or "")
@@ -273,8 +273,7 @@ class Observer:
 
     def _list_log_maps(self, meta: Meta) -> tuple[LogMap, ...]:
         selector = (
-            f"{jobspec.LABEL_BUNDLE_UID}={jobspec.label_value(meta.uid)},"
-            f"{jobspec.LABEL_JOB_KIND}=logs"
+            f"{names.LABEL_BUNDLE_UID}={jobspec.label_value(meta.uid)},{names.LABEL_JOB_KIND}=logs"
         )
         maps = []
         for raw in self.cluster.list_config_maps(meta.namespace, selector):
