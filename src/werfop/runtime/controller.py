@@ -250,7 +250,7 @@ class Controller:
             return Transient(str(error), error.retry_after)
         now = self.clock.now()
         try:
-            observation = self.observer.observe(raw, now)
+            observation = self.observer.observe(key, raw, now)
             if observation.bundle is None:
                 if self.hooks.on_problems is not None:
                     self.hooks.on_problems(key, observation.problems)

@@ -108,9 +108,8 @@ class Observer:
         # written to the status, so this is newer than the status's own poll fields
         self._polls: dict[str, _KeptPolls] = {}
 
-    def observe(self, raw: dict[str, Any], now: datetime) -> Observation:
-        metadata = raw.get("metadata") if isinstance(raw, dict) else None
-        key = f"{metadata.get('namespace')}/{metadata.get('name')}" if metadata else ""
+    def observe(self, key: str, raw: dict[str, Any], now: datetime) -> Observation:
+        """What a pass over the bundle stored at ``key`` (``raw``) needs."""
         bundle, problems = self.decoded.bundle(key, raw)
         if bundle is None:
             return Observation(bundle=None, problems=problems)
