@@ -59,6 +59,17 @@ TimelineSink = Callable[[str, datetime, tuple[Entry, ...]], None]
 ProblemSink = Callable[[str, tuple[FieldProblem, ...]], None]
 
 
+@attrs.frozen
+class _Reading:
+    """The pass's one reading of the clock, handed to the core: it decides at the moment
+    the observer read the bundle and the registry, however long the reads took."""
+
+    moment: datetime
+
+    def now(self) -> datetime:
+        return self.moment
+
+
 def bundle_key_of_job(job: dict) -> str | None:
     """The bundle a Job belongs to, from its own annotation (works across namespaces)."""
     annotations = (job.get("metadata") or {}).get("annotations") or {}
@@ -258,7 +269,7 @@ class Controller:
             if self.hooks.metrics is not None:
                 self.hooks.metrics.status_seen(key, observation.bundle.status)
             try:
-                plan = reconcile(observation.bundle, observation.snapshot, self.clock)
+                plan = reconcile(observation.bundle, observation.snapshot, _Reading(now))
                 if any(isinstance(a, _LOG_ACTIONS) for a in plan.actions):
                     self.observer.logs_changed(key)
                 self.executor.execute(plan)
