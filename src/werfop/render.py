@@ -100,7 +100,7 @@ def _render_one(bundle: Bundle, tag: str, digest: str | None, kind: Kind) -> lis
     assert spec is not None
     values_hash = bundle.inputs.values_hash
     if kind == "uninstall":
-        status = attrs.evolve(bundle.status, last_applied_tag=tag)
+        status = bundle.status.replace(last_applied_tag=tag)
         return [jobspec.render_uninstall_job(attrs.evolve(bundle, status=status), spec, 1)]
     if kind == "plan":
         job, secret_name, files = jobspec.render_plan_job(

@@ -17,8 +17,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple
 
-import attrs
-
 from werfop.core import drift, jobs, names, schedule
 from werfop.core.jobs import DeployKey, key_of
 from werfop.core.model import BundleSpec, BundleStatus, FieldProblem, HistoryEntry
@@ -51,7 +49,7 @@ def hold_rollback(facts: Facts, step: Step) -> Step:
             )
         )
     entry = next((e for e in known if e.result == "Succeeded"), known[0])
-    held = attrs.evolve(status, desired_tag=tag, desired_digest=entry.digest)
+    held = status.replace(desired_tag=tag, desired_digest=entry.digest)
     told = (RollbackHeld(tag=tag),) if facts.bundle.status.desired_tag != tag else ()
     return step.then(held, timeline=told)
 
@@ -93,7 +91,7 @@ def decide(facts: Facts, step: Step) -> Step:
         # succeeded moved lastAppliedTag): never deploy it now; keep what runs, if that
         # still matches the spec.
         step = step.then(
-            attrs.evolve(status, desired_tag=None, desired_digest=None),
+            status.replace(desired_tag=None, desired_digest=None),
             timeline=(DesiredDropped(tag=status.desired_tag),),
         )
     stale = remediated(step.status)
@@ -115,7 +113,7 @@ def decide(facts: Facts, step: Step) -> Step:
         and assessment.desired is not None
     ):
         # A new value is handled once, whatever it leads to.
-        step = step.then(attrs.evolve(step.status, last_handled_redeploy_at=redeploy))
+        step = step.then(step.status.replace(last_handled_redeploy_at=redeploy))
     return OUTCOMES[assessment.situation](facts, step, assessment)
 
 
@@ -124,9 +122,7 @@ def forget_remediation(status: BundleStatus) -> BundleStatus:
     deploy may run again."""
     if remediated(status) is None:
         return status
-    return attrs.evolve(
-        status, remediated_tag=None, remediated_digest=None, remediated_values_hash=None
-    )
+    return status.replace(remediated_tag=None, remediated_digest=None, remediated_values_hash=None)
 
 
 def classify(facts: Facts, status: BundleStatus) -> Assessment:
@@ -269,9 +265,7 @@ def _nothing_new(facts: Facts, step: Step, a: Assessment) -> Step:
 def _redeploy(facts: Facts, step: Step, a: Assessment) -> Step:
     assert a.desired is not None
     value = step.status.last_handled_redeploy_at or ""
-    noted = step.then(
-        attrs.evolve(step.status, attempts=0), timeline=(RedeployRequested(value=value),)
-    )
+    noted = step.then(step.status.replace(attempts=0), timeline=(RedeployRequested(value=value),))
     return jobs.start(facts, noted, a.desired, "Redeploy")
 
 
@@ -308,8 +302,7 @@ def _remediate(facts: Facts, step: Step, a: Assessment) -> Step:
     status = step.status
     tag, digest = status.last_applied_tag, status.last_applied_digest
     assert tag is not None and digest is not None
-    marked = attrs.evolve(
-        status,
+    marked = status.replace(
         remediated_tag=a.desired[0],
         remediated_digest=a.desired[1],
         remediated_values_hash=a.desired[2],

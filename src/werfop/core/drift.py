@@ -11,8 +11,6 @@ Must not: choose versions (``deploy``) or record apply Jobs (``jobs``).
 
 from __future__ import annotations
 
-import attrs
-
 from werfop.core import jobs, jobspec, names
 from werfop.core.actions import CreateJob
 from werfop.core.status import ConditionStatus, Verdict, set_condition
@@ -66,7 +64,7 @@ def record(facts: Facts, step: Step) -> Step:
             message = f"the drift check {job.name} failed (exit code {job.exit_code})"
             entry = DriftCheckFailed(job=job.name, exit_code=job.exit_code)
         status = set_condition(status, names.DRIFTED, value, reason, message, facts.now, generation)
-        status = attrs.evolve(status, last_drift_check_time=job.finished_at)
+        status = status.replace(last_drift_check_time=job.finished_at)
         timeline.append(entry)
     if not timeline:
         return step
@@ -97,7 +95,7 @@ def check(facts: Facts, step: Step) -> Step:
             started = jobs.start(facts, noted, key, "DriftCorrection")
             name = started.status.active_job_name
             return started._replace(
-                status=attrs.evolve(started.status, drift_corrections=corrections),
+                status=started.status.replace(drift_corrections=corrections),
                 verdict=Verdict(
                     phase="Syncing",
                     ready="Unknown",

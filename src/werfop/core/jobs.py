@@ -121,7 +121,7 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
 
 def fresh_corrections(status: BundleStatus, now: datetime, generation: int) -> BundleStatus:
     """A new version or a spec change: drift corrections start anew."""
-    status = attrs.evolve(status, drift_corrections=0)
+    status = status.replace(drift_corrections=0)
     return set_condition(status, names.DRIFT_CORRECTION_FAILED, None, "", "", now, generation)
 
 
@@ -195,8 +195,7 @@ def record(facts: Facts, step: Step) -> Step:
         or active_namespace != old.active_job_namespace
         or last_job_status != old.last_job_status
     ):
-        status = attrs.evolve(
-            old,
+        status = old.replace(
             version_history=kept,
             attempts=attempts,
             active_job_name=active_name,
@@ -288,8 +287,7 @@ def _job_finished(
     if entry.result == "Succeeded":
         if (entry.tag, entry.digest) != (status.last_applied_tag, status.last_applied_digest):
             status = fresh_corrections(status, now, bundle.meta.generation)
-        status = attrs.evolve(
-            status,
+        status = status.replace(
             last_applied_tag=entry.tag,
             last_applied_digest=entry.digest,
             last_applied_values_hash=entry.values_hash,
@@ -306,7 +304,7 @@ def _job_finished(
     if job is not None and job.log_tail is not None:
         secrets = tuple(s.value for s in bundle.inputs.secret_values)
         text = redact(job.log_tail, secrets)
-        status = attrs.evolve(status, last_job_logs=_utf8_tail(text, STATUS_LOG_BYTES))
+        status = status.replace(last_job_logs=_utf8_tail(text, STATUS_LOG_BYTES))
         if len(text.encode()) > STATUS_LOG_BYTES:
             actions.append(SaveLogs(config_map=_logs_config_map(facts, entry, text)))
     return status, actions, timeline
@@ -398,8 +396,7 @@ def start(facts: Facts, step: Step, desired: DeployKey, cause: Cause) -> Step:
         attempt=number,
         started_at=facts.now,
     )
-    status = attrs.evolve(
-        status,
+    status = status.replace(
         version_history=(entry, *status.version_history)[:MAX_HISTORY],
         active_job_name=name,
         active_job_namespace=namespace,

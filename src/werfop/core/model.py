@@ -13,7 +13,7 @@ sorted tuples of pairs so every value here is hashable and compares by content.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
@@ -203,7 +203,11 @@ class Soak:
     since: datetime
 
 
-@attrs.frozen(kw_only=True)
+# Not slotted: ``replace`` copies the fields as one ``__dict__`` update. A pass builds
+# two or three statuses; ``attrs.evolve`` took 6 us for each (35 fields, 35 keyword
+# arguments: a fifth of a pass that starts a Job), ``replace`` takes 1.4 us. The price is
+# 1.3 KB more per status, which figure 5 measures: +1.2 MiB at 1,000 bundles.
+@attrs.frozen(kw_only=True, slots=False)
 class BundleStatus:
     phase: Phase = "Pending"
     conditions: tuple[Condition, ...] = ()
@@ -247,6 +251,22 @@ class BundleStatus:
                 return condition
         return None
 
+    def replace(self, **changes: Any) -> BundleStatus:
+        """This status with ``changes`` (field names): what ``attrs.evolve`` makes, in a
+        quarter of the time (see above). An unknown name is a ``TypeError``."""
+        if not changes.keys() <= _STATUS_FIELDS:
+            unknown = ", ".join(sorted(changes.keys() - _STATUS_FIELDS))
+            raise TypeError(f"BundleStatus has no field {unknown}")
+        new = _new(BundleStatus)
+        values = new.__dict__
+        values.update(self.__dict__)
+        values.update(changes)
+        return new
+
+
+_STATUS_FIELDS = frozenset(f.name for f in attrs.fields(BundleStatus))
+_new = object.__new__
+
 
 @attrs.frozen(kw_only=True)
 class PollRecord:
@@ -278,8 +298,7 @@ class PollRecord:
         """``status`` with this record's fields (``status`` itself when they match)."""
         if PollRecord.of(status) == self:
             return status
-        return attrs.evolve(
-            status,
+        return status.replace(
             last_poll_time=self.last_poll_time,
             next_poll_time=self.next_poll_time,
             poll_count=self.poll_count,

@@ -13,8 +13,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import attrs
-
 from werfop.core import names, schedule
 from werfop.core.model import (
     Bundle,
@@ -69,7 +67,7 @@ def requested(facts: Facts, step: Step) -> Step:
     if value is None or value == step.status.last_handled_reconcile_at:
         return step
     return step.then(
-        attrs.evolve(step.status, last_handled_reconcile_at=value),
+        step.status.replace(last_handled_reconcile_at=value),
         timeline=(PollRequested(value=value),),
     )
 
@@ -89,7 +87,7 @@ def _observe(
     status, now = step.status, facts.now
     if isinstance(snapshot, PollDeferred):
         until = max(snapshot.until, now)
-        return step.then(attrs.evolve(status, next_poll_time=until), wake=(until,))
+        return step.then(status.replace(next_poll_time=until), wake=(until,))
     uid = facts.bundle.meta.uid
     count = status.poll_count + 1
     if isinstance(snapshot, RegistryUnavailable):
@@ -108,8 +106,7 @@ def _observe(
             announce=status.consecutive_failures == 0 or status.last_error_message != message,
         )
         retry = now + delay
-        failed = attrs.evolve(
-            status,
+        failed = status.replace(
             last_poll_time=now,
             next_poll_time=retry,
             poll_count=count,
@@ -168,8 +165,7 @@ def _select(facts: Facts, step: Step, snapshot: TagList, polled: dict[str, Any])
     ):
         said = SelectionStatus(selected=selected, considered=selection.considered, rejected=kept)
     # else the status's own words stay (the status write compares them by identity)
-    new = attrs.evolve(
-        status,
+    new = status.replace(
         **polled,
         desired_tag=selected,
         desired_digest=desired[1] if desired else None,

@@ -117,15 +117,11 @@ def reset_attempts(facts: Facts, step: Step) -> Step:
     retry = meta.annotation(names.RETRY)
     if retry is not None and retry != old.last_handled_retry:
         return step.then(
-            deploy.forget_remediation(
-                attrs.evolve(step.status, attempts=0, last_handled_retry=retry)
-            ),
+            deploy.forget_remediation(step.status.replace(attempts=0, last_handled_retry=retry)),
             timeline=(RetryRequested(value=retry),),
         )
     if old.observed_generation and meta.generation != old.observed_generation:
-        fresh = jobs.fresh_corrections(
-            attrs.evolve(step.status, attempts=0), facts.now, meta.generation
-        )
+        fresh = jobs.fresh_corrections(step.status.replace(attempts=0), facts.now, meta.generation)
         return step.then(deploy.forget_remediation(fresh))
     return step
 
@@ -135,7 +131,7 @@ def resolve_target(facts: Facts, step: Step) -> Step:
     target = jobspec.target_namespace(facts.bundle.meta, facts.spec)
     if step.status.resolved_target_namespace == target:
         return step
-    return step.then(attrs.evolve(step.status, resolved_target_namespace=target))
+    return step.then(step.status.replace(resolved_target_namespace=target))
 
 
 def suspend(facts: Facts, step: Step) -> Step:
@@ -143,7 +139,7 @@ def suspend(facts: Facts, step: Step) -> Step:
     if not facts.spec.suspend:
         return step
     return step.then(
-        attrs.evolve(step.status, next_poll_time=None),
+        step.status.replace(next_poll_time=None),
         verdict=Verdict(
             phase="Suspended", ready="False", reason="Suspended", message="spec.suspend is true"
         ),
@@ -177,8 +173,8 @@ def conclude(facts: Facts, step: Step) -> Plan:
     recorded = conditions is None
     stories = _stories(facts, status, status.conditions if conditions is None else conditions)
     if not recorded or stories is not status.conditions:
-        status = attrs.evolve(
-            status, phase=verdict.phase, conditions=stories, observed_generation=meta.generation
+        status = status.replace(
+            phase=verdict.phase, conditions=stories, observed_generation=meta.generation
         )
     timeline = step.timeline
     if old.phase != status.phase:

@@ -11,8 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, NamedTuple
 
-import attrs
-
 from werfop.core import names
 from werfop.core.model import BundleStatus, Condition, Phase
 
@@ -53,7 +51,7 @@ def set_condition(
     conditions = with_condition(status.conditions, type_, value, reason, message, now, generation)
     if conditions is status.conditions:
         return status
-    return attrs.evolve(status, conditions=conditions)
+    return status.replace(conditions=conditions)
 
 
 def with_condition(

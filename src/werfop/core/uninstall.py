@@ -11,8 +11,6 @@ Must not: run outside a deletion pass.
 
 from __future__ import annotations
 
-import attrs
-
 from werfop.core import jobspec, schedule
 from werfop.core.actions import CreateJob, DeleteJob
 from werfop.core.step import Facts, Step
@@ -28,16 +26,16 @@ def step(facts: Facts, current: Step) -> Step:
     )
     if others:
         return current.then(
-            attrs.evolve(status, uninstall="Running"),
+            status.replace(uninstall="Running"),
             actions=[DeleteJob(namespace=j.namespace, name=j.name) for j in others],
         )
     runs = sorted((j for j in bundle.jobs if j.kind == "uninstall"), key=lambda j: j.attempt)
     last = runs[-1] if runs else None
     if last is not None and last.state == "Active":
-        return current.then(attrs.evolve(status, uninstall="Running"))
+        return current.then(status.replace(uninstall="Running"))
     if last is not None and last.state == "Succeeded":
         return current.then(
-            attrs.evolve(status, uninstall="Done"),
+            status.replace(uninstall="Done"),
             actions=[DeleteJob(namespace=r.namespace, name=r.name) for r in runs],
             timeline=(Uninstalled(job=last.name),),
         )
@@ -52,11 +50,11 @@ def step(facts: Facts, current: Step) -> Step:
                 )
             )
         if retry_at > now:
-            return current.then(attrs.evolve(status, uninstall="Failed"), wake=(retry_at,))
+            return current.then(status.replace(uninstall="Failed"), wake=(retry_at,))
     attempt = (last.attempt if last is not None else 0) + 1
     manifest = jobspec.render_uninstall_job(bundle, facts.spec, attempt)
     return current.then(
-        attrs.evolve(status, uninstall="Running"),
+        status.replace(uninstall="Running"),
         actions=(CreateJob(job=manifest, secret_name=None, secret_files=()),),
         timeline=(UninstallStarted(job=manifest["metadata"]["name"], attempt=attempt),),
     )
