@@ -194,6 +194,14 @@ class SelectionStatus:
     rejected: tuple[Rejection, ...] = ()
 
 
+def find_condition(conditions: tuple[Condition, ...], type_: str) -> Condition | None:
+    """The condition of type ``type_`` among ``conditions``, if any."""
+    for condition in conditions:
+        if condition.type == type_:
+            return condition
+    return None
+
+
 @attrs.frozen(kw_only=True)
 class Soak:
     """A candidate waiting out ``minAge``: first seen at ``since`` with this digest."""
@@ -246,10 +254,7 @@ class BundleStatus:
     remediated_values_hash: str | None = None
 
     def condition(self, type_: str) -> Condition | None:
-        for condition in self.conditions:
-            if condition.type == type_:
-                return condition
-        return None
+        return find_condition(self.conditions, type_)
 
     def replace(self, **changes: Any) -> BundleStatus:
         """This status with ``changes`` (field names): what ``attrs.evolve`` makes, in a

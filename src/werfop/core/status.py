@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Literal, NamedTuple
 
 from werfop.core import names
-from werfop.core.model import BundleStatus, Condition, Phase
+from werfop.core.model import BundleStatus, Condition, Phase, find_condition
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 
@@ -66,7 +66,7 @@ def with_condition(
     """``conditions`` with ``type_`` set (moved to the end) or removed (``value`` None);
     the transition time moves only when the condition's status does. The same tuple
     when that changes nothing (most passes: building a status is a tenth of a pass)."""
-    previous = _find(conditions, type_)
+    previous = find_condition(conditions, type_)
     if value is None:
         if previous is None:
             return conditions
@@ -81,13 +81,6 @@ def with_condition(
         return conditions
     others = tuple(c for c in conditions if c.type != type_)
     return (*others, _condition(previous, type_, value, reason, message, now, generation))
-
-
-def _find(conditions: Conditions, type_: str) -> Condition | None:
-    for condition in conditions:
-        if condition.type == type_:
-            return condition
-    return None
 
 
 def _condition(
