@@ -77,7 +77,6 @@ class Decoded:
         uid, version, generation = identity
         if kept is not None and kept.uid == uid and kept.resource_version == version:
             return kept.bundle, kept.problems
-        spec = None
         if kept is not None and kept.uid == uid and generation and kept.generation == generation:
             spec = kept.spec
         else:
